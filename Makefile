@@ -1,0 +1,48 @@
+# One target per habit. Every target installs what it needs first, so each works
+# on a fresh clone (Python 3.11+, Java 17+ and Maven on PATH; see README).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install test unit integration lint demo bench soak dev clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## the README's "test it" command: lint, then unit and integration tests against a real stack
+test: install lint
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+integration: install
+	$(BIN)/python -m pytest tests/integration
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## the README's "run it" command
+demo: install
+	$(BIN)/python -m upload_stream_cli.demo
+
+bench: install
+	$(BIN)/python -m bench
+
+soak: install
+	$(BIN)/python -m pytest tests/reliability -m soak
+
+dev: install
+	$(BIN)/upload-stream dev
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
