@@ -1,0 +1,1 @@
+"""The consumer service: Kafka loop, dispatch, the upload engine, checkpoints, results, DLQ."""

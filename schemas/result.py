@@ -1,0 +1,113 @@
+"""UploadResult v1: what the consumer publishes to the reply topic, one per request."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.codes import FileFailureCode, RequestErrorCode
+from schemas.fields import Name, NonNegativeInt, RequestId, Sha256Hex, Timestamp, UserId
+from schemas.request import BlobRef, Metadata
+
+_WIRE = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class ResultStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class StoredObject(BaseModel):
+    """An uploaded file as it now exists in the destination bucket."""
+
+    model_config = _WIRE
+
+    bucket: str
+    key: str
+    size: NonNegativeInt
+    sha256: Sha256Hex
+    content_type: str
+    etag: str
+    version_id: str | None = Field(description="null when the bucket is unversioned.")
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class FileFailure(BaseModel):
+    """Why one file failed, and whether retrying it can help."""
+
+    model_config = _WIRE
+
+    code: FileFailureCode
+    message: str
+    retryable: bool
+
+    @classmethod
+    def of(cls, code: FileFailureCode, message: str) -> FileFailure:
+        """The only way the service builds one, so `retryable` always follows the table."""
+        return cls(code=code, message=message, retryable=code.retryable)
+
+
+class RequestError(BaseModel):
+    """Why a request was rejected as a whole."""
+
+    model_config = _WIRE
+
+    code: RequestErrorCode
+    message: str
+
+
+class UploadResult(BaseModel):
+    """The outcome of one UploadRequest (contract: UploadResult v1)."""
+
+    model_config = _WIRE
+
+    schema_version: Literal[1] = 1
+    request_id: RequestId
+    user_id: UserId
+    file_category: str = "general"
+    attempt: Annotated[int, Field(ge=1)] = 1
+    replay_of: str | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    bucket: str
+    status: ResultStatus
+    urls: dict[Name, str] = Field(default_factory=dict)
+    objects: dict[Name, StoredObject] = Field(default_factory=dict)
+    failures: dict[Name, FileFailure] = Field(default_factory=dict)
+    error: RequestError | None = None
+    started_at: Timestamp
+    finished_at: Timestamp
+    duration_ms: NonNegativeInt
+    failed_sources: dict[Name, BlobRef] = Field(
+        default_factory=dict,
+        description="Optional addition to v1: the BlobRef of each failed file, so a replay "
+        "can re-request exactly those files without scanning the requests topic.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UploadResult:
+        if set(self.urls) != set(self.objects):
+            raise ValueError("urls and objects must name the same file types")
+        if set(self.urls) & set(self.failures):
+            raise ValueError("a file type cannot both succeed and fail")
+        for file_type, obj in self.objects.items():
+            if self.urls[file_type] != obj.url:
+                raise ValueError(f"urls[{file_type}] does not match objects[{file_type}]")
+        expected = status_for(
+            uploaded=len(self.urls), failed=len(self.failures), rejected=self.error is not None
+        )
+        if self.status is not expected:
+            raise ValueError(f"status {self.status.value!r} does not match urls and failures")
+        return self
+
+
+def status_for(*, uploaded: int, failed: int, rejected: bool = False) -> ResultStatus:
+    """The contract's status rule: every file, some, or none (or rejected as a whole)."""
+    if rejected or uploaded == 0:
+        return ResultStatus.FAILED
+    return ResultStatus.PARTIAL if failed else ResultStatus.SUCCEEDED
