@@ -65,5 +65,6 @@ __all__ = [
     "new_request_timestamp",
     "request_headers",
     "result_headers",
+    "status_for",
     "valid_traceparent",
 ]

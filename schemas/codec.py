@@ -185,9 +185,7 @@ def valid_traceparent(value: str | None) -> str | None:
     return None
 
 
-def _event_headers(
-    event_type: str, request_id: str, traceparent: str | None
-) -> Headers:
+def _event_headers(event_type: str, request_id: str, traceparent: str | None) -> Headers:
     headers: Headers = [
         (H_EVENT_TYPE, event_type.encode()),
         (H_CORRELATION_ID, request_id.encode()),

@@ -101,9 +101,7 @@ class UploadRequest(BaseModel):
     def _metadata_values_small(cls, value: dict[str, str]) -> dict[str, str]:
         for key, item in value.items():
             if len(item.encode("utf-8")) > MAX_METADATA_VALUE_BYTES:
-                raise ValueError(
-                    f"value of {key[:64]!r} is over {MAX_METADATA_VALUE_BYTES} bytes"
-                )
+                raise ValueError(f"value of {key[:64]!r} is over {MAX_METADATA_VALUE_BYTES} bytes")
         return value
 
 
