@@ -21,7 +21,12 @@ from schemas.codec import (
     valid_traceparent,
 )
 from schemas.codes import FileFailureCode, RequestErrorCode
-from schemas.errors import RequestDecodeError, ResultDecodeError, SchemaError
+from schemas.errors import (
+    InvalidKeyPartError,
+    RequestDecodeError,
+    ResultDecodeError,
+    SchemaError,
+)
 from schemas.fields import format_rfc3339
 from schemas.keys import KEY_PATTERN, destination_key, file_extension
 from schemas.request import BlobRef, UploadRequest, new_request_timestamp
@@ -42,6 +47,7 @@ __all__ = [
     "FileFailure",
     "FileFailureCode",
     "Headers",
+    "InvalidKeyPartError",
     "RequestDecodeError",
     "RequestError",
     "RequestErrorCode",

@@ -6,14 +6,13 @@ returns a valid model or raises `RequestDecodeError` with the contract's code.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, from_json
 
 from schemas.codes import RequestErrorCode
 from schemas.errors import RequestDecodeError, ResultDecodeError
@@ -48,18 +47,24 @@ DLQ_HEADERS = (
 Headers = list[tuple[str, bytes | None]]
 RawHeaders = Sequence[tuple[str, bytes | str | None]] | None
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(
+    r"(?P<version>[0-9a-f]{2})-(?P<trace_id>[0-9a-f]{32})-(?P<parent_id>[0-9a-f]{16})-[0-9a-f]{2}"
+)
 _REQUEST_ID = TypeAdapter(RequestId)
 _USER_ID = TypeAdapter(UserId)
-_MAX_LOC_PART = 64
 _MAX_ERRORS_NAMED = 3
+# A location part (field name, dict key) is named only when it is plainly safe to log;
+# other dict keys are hostile input and show as `*`.
+_SAFE_LOC_PART = re.compile(r"[A-Za-z0-9_:\[\]-]{1,64}")
 
 
 def encode_request(request: UploadRequest) -> bytes:
+    """The Kafka value of a request: its JSON, UTF-8."""
     return request.model_dump_json().encode("utf-8")
 
 
 def encode_result(result: UploadResult) -> bytes:
+    """The Kafka value of a result: its JSON, UTF-8."""
     return result.model_dump_json().encode("utf-8")
 
 
@@ -68,41 +73,34 @@ def message_key(user_id: str) -> bytes:
     return user_id.encode("utf-8")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _loads(value: bytes | None) -> Any:
+    # pydantic's JSON parser is strict where `json` is lax: it rejects NaN/Infinity, lone
+    # surrogate escapes (which could never be encoded again) and nesting past ~200 levels,
+    # and its messages give a position, never the text around it (that is user data).
     if value is None:
         raise RequestDecodeError(RequestErrorCode.INVALID_JSON, "the event has no value")
     try:
-        return json.loads(value, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        # Position only: the text around it is user data.
-        where = f" at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        return from_json(value, allow_inf_nan=False)
+    except ValueError as exc:
         raise RequestDecodeError(
-            RequestErrorCode.INVALID_JSON, f"the value is not valid UTF-8 JSON{where}"
-        ) from None
-    except RecursionError:
-        raise RequestDecodeError(
-            RequestErrorCode.INVALID_JSON, "the value is nested too deeply"
+            RequestErrorCode.INVALID_JSON, f"the value is not valid UTF-8 JSON: {exc}"
         ) from None
 
 
 def _readable(adapter: TypeAdapter[str], data: dict[str, Any], field: str) -> str | None:
     try:
-        return adapter.validate_python(data.get(field), strict=False)
+        return adapter.validate_python(data.get(field), strict=True)
     except ValidationError:
         return None
 
 
 def _describe(error: ErrorDetails) -> str:
+    loc = [str(part) for part in error["loc"]]
     parts = []
-    for part in error["loc"]:
-        text = str(part)
-        if not text.isprintable() or len(text) > _MAX_LOC_PART:
-            text = repr(text[:_MAX_LOC_PART])
-        parts.append(text)
+    for index, text in enumerate(loc):
+        # A key that itself broke its rule (`...<key>.[key]`) is never shown.
+        rejected_key = loc[index + 1 : index + 2] == ["[key]"]
+        parts.append("*" if rejected_key or not _SAFE_LOC_PART.fullmatch(text) else text)
     return f"{'.'.join(parts) or 'value'}: {error['msg']}"
 
 
@@ -134,7 +132,7 @@ def decode_request(
     if isinstance(version, int) and not isinstance(version, bool) and version != 1:
         raise RequestDecodeError(
             RequestErrorCode.UNSUPPORTED_SCHEMA_VERSION,
-            f"schema_version {version} is not supported; this consumer reads 1",
+            "schema_version: only version 1 is supported",
             **ids,
         )
     try:
@@ -157,7 +155,7 @@ def decode_result(value: bytes | None) -> UploadResult:
     if value is None:
         raise ResultDecodeError("the event has no value")
     try:
-        return UploadResult.model_validate_json(value, strict=False)
+        return UploadResult.model_validate_json(value)
     except ValidationError as exc:
         raise ResultDecodeError(describe_validation_error(exc)) from None
 
@@ -175,14 +173,22 @@ def header(headers: RawHeaders, name: str) -> str | None:
                 found = None
         else:
             found = raw
-    return found
+    return found or None
 
 
 def valid_traceparent(value: str | None) -> str | None:
-    """A W3C traceparent, or None: the header is copied onto results, so it must be clean."""
-    if value is not None and _TRACEPARENT.fullmatch(value) and not value.startswith("ff"):
-        return value
-    return None
+    """A W3C traceparent, or None: the header is copied onto results, so it must be clean.
+
+    Version `ff` and all-zero trace or parent ids are invalid (W3C Trace Context, 3.2).
+    """
+    if value is None:
+        return None
+    match = _TRACEPARENT.fullmatch(value)
+    if match is None or match["version"] == "ff":
+        return None
+    if set(match["trace_id"]) == {"0"} or set(match["parent_id"]) == {"0"}:
+        return None
+    return value
 
 
 def _event_headers(event_type: str, request_id: str, traceparent: str | None) -> Headers:
@@ -198,10 +204,12 @@ def _event_headers(event_type: str, request_id: str, traceparent: str | None) ->
 
 
 def request_headers(request: UploadRequest, traceparent: str | None = None) -> Headers:
+    """`event_type`, `correlation_id`, `content_type`, and `traceparent` when valid."""
     return _event_headers(REQUEST_EVENT_TYPE, request.request_id, traceparent)
 
 
 def result_headers(result: UploadResult, traceparent: str | None = None) -> Headers:
+    """As `request_headers`; the consumer passes the request's traceparent through."""
     return _event_headers(RESULT_EVENT_TYPE, result.request_id, traceparent)
 
 

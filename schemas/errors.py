@@ -40,3 +40,7 @@ class RequestDecodeError(SchemaError):
 
 class ResultDecodeError(SchemaError):
     """A result event could not be read (downstream readers report it, not crash)."""
+
+
+class InvalidKeyPartError(SchemaError, ValueError):
+    """A part of a destination key breaks its rule (never raised for model-validated input)."""

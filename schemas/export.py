@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from schemas.request import BlobRef, UploadRequest
 from schemas.result import UploadResult
@@ -18,7 +19,7 @@ from schemas.result import UploadResult
 BUNDLED_DIR = Path(__file__).parent / "jsonschema"
 
 # Requests are documented as producers may send them, results as the consumer writes them.
-EXPORTS: dict[str, tuple[type[BaseModel], str]] = {
+EXPORTS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "upload-request.v1.schema.json": (UploadRequest, "validation"),
     "blob-ref.v1.schema.json": (BlobRef, "validation"),
     "upload-result.v1.schema.json": (UploadResult, "serialization"),
@@ -32,13 +33,14 @@ def render_all() -> dict[str, str]:
         schema: dict[str, Any] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://upload-stream.dev/schemas/{name}",
-            **model.model_json_schema(mode=mode),  # type: ignore[arg-type]
+            **model.model_json_schema(mode=mode),
         }
         rendered[name] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return rendered
 
 
 def export_to(directory: Path) -> list[Path]:
+    """Write every file of `render_all()` into `directory` (created if missing)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in render_all().items():

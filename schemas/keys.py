@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from schemas.errors import InvalidKeyPartError
 from schemas.fields import NAME_PATTERN, SHA256_PATTERN, USER_ID_PATTERN
 
 KEY_PATTERN = (
@@ -20,7 +21,8 @@ KEY_PATTERN = (
 _NAME = re.compile(NAME_PATTERN)
 _USER = re.compile(USER_ID_PATTERN)
 _SHA = re.compile(SHA256_PATTERN)
-_EXT = re.compile(r"^[a-z0-9]{1,10}$")
+# Checked before lower-casing, so no non-ASCII letter can lower-case into the range.
+_EXT = re.compile(r"[A-Za-z0-9]{1,10}")
 _KEY = re.compile(KEY_PATTERN)
 
 # A fixed table rather than the `mimetypes` module: that one reads /etc/mime.types, so
@@ -54,20 +56,22 @@ EXTENSION_FOR_CONTENT_TYPE: dict[str, str] = {
 }
 
 
-class InvalidKeyPart(ValueError):
-    """A part of the key breaks its rule (never raised for model-validated input)."""
-
-
 def file_extension(filename: str | None, content_type: str) -> str:
-    """The key's extension, with its dot: from `filename`, else from `content_type`, else ''."""
+    """The key's extension, with its dot: from `filename`, else from `content_type`, else ''.
+
+    From `filename` only when its last suffix is 1-10 ASCII letters or digits (lower-cased)
+    and the name is not a dot-file like `.bashrc`. A `content_type` parameter
+    (`; charset=...`) is ignored.
+    """
     if filename:
         # Only the last path segment's last suffix counts; both separators, since the name
         # may come from any client OS.
         base = re.split(r"[/\\]", filename)[-1]
         stem, dot, suffix = base.rpartition(".")
-        if dot and stem.strip(".") and _EXT.match(suffix.lower()):
+        if dot and stem.strip(".") and _EXT.fullmatch(suffix):
             return "." + suffix.lower()
-    return EXTENSION_FOR_CONTENT_TYPE.get(content_type.lower(), "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return EXTENSION_FOR_CONTENT_TYPE.get(media_type, "")
 
 
 def destination_key(
@@ -79,7 +83,10 @@ def destination_key(
     filename: str | None,
     content_type: str,
 ) -> str:
-    """The content-addressed destination key of one file (contract: "Destination key")."""
+    """The content-addressed destination key of one file (contract: "Destination key").
+
+    Raises `InvalidKeyPartError` when a part breaks its rule.
+    """
     for label, value, rule in (
         ("file_category", file_category, _NAME),
         ("user_id", user_id, _USER),
@@ -87,11 +94,11 @@ def destination_key(
         ("sha256", sha256, _SHA),
     ):
         if not rule.fullmatch(value):
-            raise InvalidKeyPart(f"{label} does not match {rule.pattern}")
+            raise InvalidKeyPartError(f"{label} does not match {rule.pattern}")
     key = (
         f"{file_category}/user_{user_id}/{file_type}/{sha256}"
         f"{file_extension(filename, content_type)}"
     )
     if not _KEY.fullmatch(key):  # defence in depth: cannot happen given the checks above
-        raise InvalidKeyPart("key does not match the documented pattern")
+        raise InvalidKeyPartError("key does not match the documented pattern")
     return key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -16,15 +16,17 @@ from pydantic_core import PydanticCustomError
 
 from schemas.fields import (
     DEFAULT_MAX_FILES_PER_REQUEST,
-    MAX_METADATA_ENTRIES,
-    MAX_METADATA_VALUE_BYTES,
+    FILE_TYPE_KEYS,
     MAX_WORKERS_LIMIT,
     BlobUri,
+    Metadata,
     MimeType,
     Name,
     NonNegativeInt,
     RequestId,
+    SchemaVersion,
     Sha256Hex,
+    Text,
     Timestamp,
     UserId,
 )
@@ -34,6 +36,8 @@ from schemas.fields import (
 _WIRE = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 MAX_FILES_CONTEXT_KEY = "max_files_per_request"
+
+__all__ = ["MAX_FILES_CONTEXT_KEY", "BlobRef", "Metadata", "UploadRequest"]
 
 
 class BlobRef(BaseModel):
@@ -45,12 +49,9 @@ class BlobRef(BaseModel):
     size: NonNegativeInt = Field(description="Bytes; must match what is read.")
     sha256: Sha256Hex = Field(description="64 lowercase hex chars of the content.")
     content_type: MimeType = Field(description="A MIME type, e.g. `image/jpeg`.")
-    filename: str | None = Field(
+    filename: Text | None = Field(
         default=None, description="Original name; only its extension is used."
     )
-
-
-Metadata = Annotated[dict[str, str], Field(max_length=MAX_METADATA_ENTRIES)]
 
 
 class UploadRequest(BaseModel):
@@ -58,26 +59,33 @@ class UploadRequest(BaseModel):
 
     model_config = _WIRE
 
-    schema_version: Literal[1]
+    schema_version: SchemaVersion
     request_id: RequestId = Field(description="The idempotency key.")
     user_id: UserId
     file_category: Name = "general"
     files: dict[Name, BlobRef] = Field(
         min_length=1,
-        json_schema_extra={"maxProperties": DEFAULT_MAX_FILES_PER_REQUEST},
+        json_schema_extra={"maxProperties": DEFAULT_MAX_FILES_PER_REQUEST, **FILE_TYPE_KEYS},
         description="file_type -> BlobRef; at most the consumer's max_files_per_request "
         f"(default {DEFAULT_MAX_FILES_PER_REQUEST}).",
     )
-    bucket: str | None = Field(
+    bucket: Text | None = Field(
         default=None, description="Must be in the consumer's allowed list; null = its default."
     )
-    max_workers: Annotated[int, Field(ge=1, le=MAX_WORKERS_LIMIT)] | None = None
-    reply_topic: str | None = Field(
+    max_workers: Annotated[int, Field(ge=1, le=MAX_WORKERS_LIMIT)] | None = Field(
+        default=None,
+        description="The most files of this request in flight at once; null = consumer default.",
+    )
+    reply_topic: Text | None = Field(
         default=None, description="Must be in the consumer's allowed list; null = results topic."
     )
     created_at: Timestamp
-    attempt: Annotated[int, Field(ge=1)] = 1
-    replay_of: RequestId | None = None
+    attempt: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="1 for a new request; the replay tool increments it."
+    )
+    replay_of: RequestId | None = Field(
+        default=None, description="request_id of the event this one replays."
+    )
     metadata: Metadata = Field(default_factory=dict)
 
     @field_validator("files", mode="before")
@@ -94,14 +102,6 @@ class UploadRequest(BaseModel):
                 "{count} files is more than the limit of {limit}",
                 {"count": len(value), "limit": limit},
             )
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_values_small(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if len(item.encode("utf-8")) > MAX_METADATA_VALUE_BYTES:
-                raise ValueError(f"value of {key[:64]!r} is over {MAX_METADATA_VALUE_BYTES} bytes")
         return value
 
 

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.codes import FileFailureCode, RequestErrorCode
-from schemas.fields import Name, NonNegativeInt, RequestId, Sha256Hex, Timestamp, UserId
-from schemas.request import BlobRef, Metadata
+from schemas.fields import (
+    FILE_TYPE_KEYS,
+    Message,
+    Metadata,
+    Name,
+    NonNegativeInt,
+    RequestId,
+    SchemaVersion,
+    Sha256Hex,
+    Text,
+    Timestamp,
+    UserId,
+)
+from schemas.request import BlobRef
 
 _WIRE = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
 class ResultStatus(StrEnum):
+    """`succeeded` (every file), `partial` (some), `failed` (none, or rejected)."""
+
     SUCCEEDED = "succeeded"
     PARTIAL = "partial"
     FAILED = "failed"
@@ -25,16 +39,17 @@ class StoredObject(BaseModel):
 
     model_config = _WIRE
 
-    bucket: str
-    key: str
+    bucket: Text
+    key: Text
     size: NonNegativeInt
     sha256: Sha256Hex
-    content_type: str
-    etag: str
-    version_id: str | None = Field(description="null when the bucket is unversioned.")
+    content_type: Text
+    etag: Text
+    version_id: Text | None = Field(description="null when the bucket is unversioned.")
 
     @property
     def url(self) -> str:
+        """`s3://bucket/key`, the value `urls` carries for this file."""
         return f"s3://{self.bucket}/{self.key}"
 
 
@@ -44,13 +59,19 @@ class FileFailure(BaseModel):
     model_config = _WIRE
 
     code: FileFailureCode
-    message: str
+    message: Message
     retryable: bool
 
     @classmethod
     def of(cls, code: FileFailureCode, message: str) -> FileFailure:
-        """The only way the service builds one, so `retryable` always follows the table."""
+        """The way the service builds one, so `retryable` always follows the table."""
         return cls(code=code, message=message, retryable=code.retryable)
+
+    @model_validator(mode="after")
+    def _retryable_follows_code(self) -> FileFailure:
+        if self.retryable is not self.code.retryable:
+            raise ValueError(f"retryable must be {self.code.retryable} for {self.code.value}")
+        return self
 
 
 class RequestError(BaseModel):
@@ -59,7 +80,7 @@ class RequestError(BaseModel):
     model_config = _WIRE
 
     code: RequestErrorCode
-    message: str
+    message: Message
 
 
 class UploadResult(BaseModel):
@@ -67,26 +88,38 @@ class UploadResult(BaseModel):
 
     model_config = _WIRE
 
-    schema_version: Literal[1] = 1
+    schema_version: SchemaVersion = 1
     request_id: RequestId
     user_id: UserId
-    file_category: str = "general"
+    file_category: Name = "general"
     attempt: Annotated[int, Field(ge=1)] = 1
-    replay_of: str | None = None
+    replay_of: RequestId | None = None
     metadata: Metadata = Field(default_factory=dict)
-    bucket: str
+    bucket: Text = Field(description="The destination bucket used.")
     status: ResultStatus
-    urls: dict[Name, str] = Field(default_factory=dict)
-    objects: dict[Name, StoredObject] = Field(default_factory=dict)
-    failures: dict[Name, FileFailure] = Field(default_factory=dict)
-    error: RequestError | None = None
+    urls: dict[Name, str] = Field(
+        default_factory=dict,
+        json_schema_extra=FILE_TYPE_KEYS,
+        description="`s3://bucket/key` of each uploaded file.",
+    )
+    objects: dict[Name, StoredObject] = Field(
+        default_factory=dict, json_schema_extra=FILE_TYPE_KEYS
+    )
+    failures: dict[Name, FileFailure] = Field(
+        default_factory=dict, json_schema_extra=FILE_TYPE_KEYS
+    )
+    error: RequestError | None = Field(
+        default=None, description="Set when the request as a whole was rejected."
+    )
     started_at: Timestamp
     finished_at: Timestamp
     duration_ms: NonNegativeInt
     failed_sources: dict[Name, BlobRef] = Field(
         default_factory=dict,
+        json_schema_extra=FILE_TYPE_KEYS,
         description="Optional addition to v1: the BlobRef of each failed file, so a replay "
-        "can re-request exactly those files without scanning the requests topic.",
+        "can re-request exactly those files without scanning the requests topic. Readers "
+        "that do not know it ignore it.",
     )
 
     @model_validator(mode="after")
@@ -98,6 +131,10 @@ class UploadResult(BaseModel):
         for file_type, obj in self.objects.items():
             if self.urls[file_type] != obj.url:
                 raise ValueError(f"urls[{file_type}] does not match objects[{file_type}]")
+        if self.error is not None and (self.urls or self.failures):
+            raise ValueError("a rejected request has no per-file urls or failures")
+        if not set(self.failed_sources) <= set(self.failures):
+            raise ValueError("failed_sources may only name file types in failures")
         expected = status_for(
             uploaded=len(self.urls), failed=len(self.failures), rejected=self.error is not None
         )
