@@ -1,0 +1,201 @@
+"""An S3 endpoint for the local stack: moto in server mode, in its own process.
+
+Its own process because moto in the same gevent-patched process as the client shares the hub
+(16 concurrent uploads are no faster than one) and keeps every object in memory for good; a
+separate process measures real client concurrency and gives the memory back when it stops.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from upload_stream_cli.devstack.errors import StackError
+from upload_stream_cli.devstack.ports import LOOPBACK
+from upload_stream_cli.devstack.process import launch, make_workdir, stop_process, tail
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+REGION = "us-east-1"
+
+#: What a client of the local moto needs besides AWS_ENDPOINT_URL. moto accepts any key, but
+#: botocore refuses to sign without one, and must not go looking on an EC2 metadata service.
+FAKE_AWS_ENV: dict[str, str] = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+# The checkout (or site-packages) that holds `upload_stream_cli`, so `-m` works in the child
+# even when the package is used from a source tree without being installed.
+_IMPORT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def s3_client(endpoint: str, *, fake_credentials: bool = False) -> S3Client:
+    """A boto3 S3 client for `endpoint`; with `fake_credentials`, the moto ones.
+
+    boto3 is imported here, not at module level: importing botocore before gevent patches
+    the standard library breaks clients later (RecursionError in ssl).
+    """
+    import boto3
+
+    if fake_credentials:
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+    return boto3.client("s3", endpoint_url=endpoint)
+
+
+def create_buckets(endpoint: str, names: Iterable[str], *, fake_credentials: bool = False) -> None:
+    """Create buckets on `endpoint`; buckets we already own are left as they are."""
+    client = s3_client(endpoint, fake_credentials=fake_credentials)
+    try:
+        for name in names:
+            try:
+                client.create_bucket(Bucket=name)
+            except client.exceptions.BucketAlreadyOwnedByYou:
+                pass
+            except Exception as exc:
+                raise StackError(f"could not create bucket {name!r} on {endpoint}: {exc}") from exc
+    finally:
+        client.close()
+
+
+class MotoS3Server:
+    """moto's S3 on `http://127.0.0.1:PORT`, in a child process that dies with this one.
+
+    `start()` = `launch()` + `wait_ready()`; the split lets the stack start moto and the
+    broker side by side. Port 0 lets the server bind a free port itself (no race) and report
+    it through a file.
+    """
+
+    def __init__(
+        self, *, port: int = 0, start_timeout: float = 60.0, stop_timeout: float = 10.0
+    ) -> None:
+        self.port = port
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._workdir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """`http://127.0.0.1:PORT`, valid once `wait_ready()` returned."""
+        if self.port == 0:
+            raise StackError("moto has no port yet: call start() first")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._workdir / "moto.log" if self._workdir else None
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers HTTP."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it."""
+        if self.running:
+            return
+        self._workdir = make_workdir("moto")
+        port_file = self._workdir / "port"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_IMPORT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        argv = [sys.executable, "-m", "upload_stream_cli.devstack.s3_server"]
+        argv += ["--port", str(self.port), "--port-file", str(port_file)]
+        self._proc = launch(argv, log=self._workdir / "moto.log", env=env)
+
+    def wait_ready(self) -> None:
+        """Wait for the bound port, then for an HTTP answer; on failure stop it and raise."""
+        assert self._proc is not None and self._workdir is not None
+        port_file = self._workdir / "port"
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            status = self._proc.poll()
+            if status is not None:
+                self._proc = None
+                raise StackError(
+                    f"the moto S3 server exited with status {status} during start-up\n"
+                    f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
+                )
+            if port_file.is_file():
+                self.port = int(port_file.read_text(encoding="utf-8"))
+                if self._answers():
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StackError(
+                    f"the moto S3 server did not answer within {self.start_timeout} s\n"
+                    f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
+                )
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
+        try:
+            conn.request("GET", "/moto-api/")
+            conn.getresponse().read()
+            return True
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def reset(self) -> None:
+        """Drop every bucket and object (moto's /moto-api/reset)."""
+        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=30)
+        try:
+            conn.request("POST", "/moto-api/reset")
+            conn.getresponse().read()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, SIGKILL after `stop_timeout`); safe to call twice."""
+        if self._proc is not None:
+            stop_process(self._proc, self.stop_timeout)
+            self._proc = None
+
+    def close(self) -> None:
+        """Stop the server and delete its work dir."""
+        self.stop()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

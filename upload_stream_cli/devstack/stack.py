@@ -1,0 +1,216 @@
+"""The whole local stack: a Kafka bootstrap address and an S3 endpoint, with the default topics
+and buckets.
+
+Each part comes from the first of these that applies:
+
+1. the environment: `KAFKA_BOOTSTRAP_SERVERS` / `AWS_ENDPOINT_URL` (nothing is started);
+2. Kafka only: a testcontainers broker when a Docker engine answers (checked in well under a
+   second; `UPLOAD_STREAM_DOCKER=0` turns this off);
+3. the local launchers: `kafka.KafkaBroker` (Java) and `s3.MotoS3Server` (moto).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from upload_stream_cli.devstack.errors import StackError
+from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
+from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
+
+REQUESTS_TOPIC = "uploads.requests"
+RESULTS_TOPIC = "uploads.results"
+DLQ_TOPIC = "uploads.requests.dlq"
+DEFAULT_TOPICS: tuple[str, ...] = (REQUESTS_TOPIC, RESULTS_TOPIC, DLQ_TOPIC)
+
+DOCUMENTS_BUCKET = "upload-stream-documents"
+STAGING_BUCKET = "upload-stream-staging"
+DEFAULT_BUCKETS: tuple[str, ...] = (DOCUMENTS_BUCKET, STAGING_BUCKET)
+
+DEFAULT_PARTITIONS = 3
+
+KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+S3_ENV = "AWS_ENDPOINT_URL"
+DOCKER_ENV = "UPLOAD_STREAM_DOCKER"
+
+#: Confluent's image: testcontainers' KafkaContainer drives its start scripts.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+
+Source = Literal["env", "docker", "local"]
+
+log = logging.getLogger(__name__)
+
+
+def docker_available(timeout: float = 3.0) -> bool:
+    """True when a Docker engine answers a ping within `timeout` seconds.
+
+    Without an engine the Docker SDK fails at once (no socket); the timeout bounds the case
+    of a `DOCKER_HOST` that does not answer.
+    """
+    if os.environ.get(DOCKER_ENV, "").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    try:
+        import docker  # type: ignore[import-untyped]  # testcontainers' dependency
+
+        client = docker.from_env(timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # any failure means "use something else"
+        return False
+
+
+class Stack:
+    """A Kafka bootstrap address and an S3 endpoint, started (or found) together.
+
+    >>> with Stack() as stack:          # doctest: +SKIP
+    ...     stack.provision()
+    ...     print(stack.bootstrap_servers, stack.s3_endpoint)
+
+    `broker` is the local `KafkaBroker` (so tests can stop, kill or pause it) and `s3_server`
+    the local `MotoS3Server`; both are None when that part comes from elsewhere.
+    """
+
+    def __init__(
+        self,
+        *,
+        kafka_port: int = 0,
+        s3_port: int = 0,
+        environ: Mapping[str, str] | None = None,
+        use_docker: bool | None = None,
+    ) -> None:
+        self.kafka_port = kafka_port
+        self.s3_port = s3_port
+        self._environ = os.environ if environ is None else environ
+        self._use_docker = use_docker
+        self.broker: KafkaBroker | None = None
+        self.s3_server: MotoS3Server | None = None
+        self.kafka_source: Source | None = None
+        self.s3_source: Source | None = None
+        self._container: Any = None
+        self._bootstrap: str | None = None
+        self._endpoint: str | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if self._bootstrap is None:
+            raise StackError("the stack is not started")
+        return self._bootstrap
+
+    @property
+    def s3_endpoint(self) -> str:
+        if self._endpoint is None:
+            raise StackError("the stack is not started")
+        return self._endpoint
+
+    @property
+    def fake_credentials(self) -> bool:
+        """True when S3 is the local moto, which needs `FAKE_AWS_ENV` and nothing else."""
+        return self.s3_source == "local"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables a client process needs to reach this stack."""
+        env = {KAFKA_ENV: self.bootstrap_servers, S3_ENV: self.s3_endpoint}
+        if self.fake_credentials:
+            env.update(FAKE_AWS_ENV)
+        return env
+
+    def start(self) -> Self:
+        """Start (or find) both parts. On failure everything already started is stopped and
+        StackError (MissingToolError without java/mvn) is raised."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        env_endpoint = self._environ.get(S3_ENV)
+        if env_endpoint:
+            self._endpoint, self.s3_source = env_endpoint, "env"
+        else:
+            # moto starts in its own process while the JVM boots.
+            self.s3_server = MotoS3Server(port=self.s3_port)
+            self.s3_server.launch()
+
+        env_bootstrap = self._environ.get(KAFKA_ENV)
+        if env_bootstrap:
+            self._bootstrap, self.kafka_source = env_bootstrap, "env"
+        elif self._docker_wanted() and self._start_container():
+            self.kafka_source = "docker"
+        else:
+            self.broker = KafkaBroker(port=self.kafka_port)
+            self.broker.start()
+            self._bootstrap, self.kafka_source = self.broker.bootstrap_servers, "local"
+
+        if self.s3_server is not None:
+            self.s3_server.wait_ready()
+            self._endpoint, self.s3_source = self.s3_server.endpoint, "local"
+
+    def _docker_wanted(self) -> bool:
+        if self._use_docker is not None:
+            return self._use_docker and docker_available()
+        return docker_available()
+
+    def _start_container(self) -> bool:
+        """A KRaft broker in Docker; False (after a warning) when it cannot be started."""
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+
+            container = KafkaContainer(KAFKA_IMAGE).with_kraft()
+            for key, value in {
+                "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+                "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+            }.items():
+                container.with_env(key, value)
+            container.start(timeout=120)
+        except Exception as exc:
+            print(
+                f"Docker answered but its Kafka did not start ({exc}); using the local broker",
+                file=sys.stderr,
+            )
+            return False
+        self._container = container
+        self._bootstrap = str(container.get_bootstrap_server())
+        return True
+
+    def provision(
+        self,
+        topics: Iterable[str] = DEFAULT_TOPICS,
+        buckets: Iterable[str] = DEFAULT_BUCKETS,
+        partitions: int = DEFAULT_PARTITIONS,
+    ) -> None:
+        """Create the topics and buckets (existing ones are kept)."""
+        create_topics(self.bootstrap_servers, topics, partitions)
+        create_buckets(self.s3_endpoint, buckets, fake_credentials=self.fake_credentials)
+
+    def close(self) -> None:
+        """Stop whatever this stack started (broker first: clients notice S3 last)."""
+        if self.broker is not None:
+            self.broker.close()
+        if self._container is not None:
+            try:
+                self._container.stop()
+            except Exception as exc:  # teardown must go on
+                log.warning("could not stop the Kafka container: %s", exc)
+            self._container = None
+        if self.s3_server is not None:
+            self.s3_server.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
