@@ -92,10 +92,23 @@ class EngineSettings(BaseSettings):
     s3_connect_timeout_s: float = Field(default=5.0, gt=0)
     s3_read_timeout_s: float = Field(default=30.0, gt=0)
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    executor: Literal["auto", "gevent", "threads"] = Field(
+        default="auto",
+        description="How files run concurrently: greenlets (needs gevent monkey-patching), "
+        "OS threads, or auto: greenlets exactly when the socket module is patched.",
+    )
 
     _split = field_validator(
         "allowed_buckets", "staging_allowlist", "allowed_content_types", mode="before"
     )(_split_commas)
+
+    @field_validator("staging_allowlist")
+    @classmethod
+    def _staging_roots_well_formed(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not (root.startswith("s3://") or root.startswith("file:///")):
+                raise ValueError(f"staging root must start with s3:// or file:///: {root[:80]!r}")
+        return value
 
     @model_validator(mode="after")
     def _default_bucket_is_allowed(self) -> EngineSettings:
@@ -109,20 +122,69 @@ class ConsumerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
 
-    group_id: str = "upload-stream"
-    requests_topic: str = "uploads.requests"
-    results_topic: str = "uploads.results"
-    dlq_topic: str = "uploads.requests.dlq"
-    allowed_reply_topics: CommaList = Field(default_factory=list)
+    group_id: str = Field(default="upload-stream", description="Consumer group id.")
+    requests_topic: str = Field(default="uploads.requests", description="Topic read.")
+    results_topic: str = Field(default="uploads.results", description="Default reply topic.")
+    dlq_topic: str = Field(default="uploads.requests.dlq", description="Dead-letter topic.")
+    allowed_reply_topics: CommaList = Field(
+        default_factory=list, description="Reply topics a request may name; default: results."
+    )
     max_files_per_request: int = Field(default=DEFAULT_MAX_FILES_PER_REQUEST, ge=1, le=10_000)
-    processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
-    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    processing_guarantee: ProcessingGuarantee = Field(
+        default=ProcessingGuarantee.EXACTLY_ONCE,
+        description="exactly_once: results and offsets in one transaction per checkpoint; "
+        "at_least_once: idempotent producer, offsets committed after results are acked.",
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 = off."
+    )
     log_format: Literal["json", "text"] = "json"
-    max_in_flight_requests: int = Field(default=256, ge=1)
-    checkpoint_interval_s: float = Field(default=0.5, gt=0)
-    drain_timeout_s: float = Field(default=30.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_in_flight_requests: int = Field(
+        default=256,
+        ge=1,
+        description="Requests being uploaded at once; when full, partitions are paused.",
+    )
+    checkpoint_interval_s: float = Field(
+        default=0.5, gt=0, description="How often results are published and offsets committed."
+    )
+    drain_timeout_s: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, how long in-flight uploads may finish."
+    )
+    revoke_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="On a rebalance, how long in-flight uploads of revoked partitions may "
+        "finish before they are dropped (the new owner redoes them).",
+    )
     transactional_id: str | None = Field(
-        default=None, description="Default: derived from group id and host so restarts fence."
+        default=None,
+        description="Default: {group_id}-{hostname}-{pid}. Set it to a name stable per "
+        "replica (a StatefulSet pod name) so a restart fences its own zombie at once.",
+    )
+    transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=1000,
+        description="Broker aborts a transaction left open this long by a dead process; "
+        "until then read_committed readers of its partitions wait.",
+    )
+    txn_retry_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long retriable transaction errors are retried."
+    )
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    session_timeout_ms: int = Field(default=45_000, ge=1000)
+    fetch_wait_max_ms: int = Field(default=500, ge=0)
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="Where a group with no committed offset starts."
+    )
+    poll_idle_s: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="Sleep between non-blocking polls when idle (the hub never blocks).",
+    )
+    stats_interval_ms: int = Field(
+        default=5000, ge=0, description="librdkafka statistics (consumer lag metric); 0 = off."
     )
 
     _split = field_validator("allowed_reply_topics", mode="before")(_split_commas)

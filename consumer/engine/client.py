@@ -1,0 +1,63 @@
+"""The one boto3 S3 client the engine shares between all its uploads.
+
+boto3 clients are thread-safe and greenlet-safe; one client means one urllib3 pool, so
+connections are reused across jobs. Its pool holds at least as many connections as files
+may be in flight, else urllib3 opens extra ones and drops them after each burst.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from consumer.settings import EngineSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Upload operations whose request body botocore sends with `Expect: 100-continue`.
+_BODY_OPERATIONS = ("PutObject", "UploadPart")
+
+
+def drop_expect_header(request: Any, **_: Any) -> None:
+    """`before-send` hook: send the body straight away instead of asking first.
+
+    botocore adds `Expect: 100-continue` to every PutObject/UploadPart whose body is
+    file-like, which costs a whole extra round trip per small file (FIELD-NOTES: 64 x 64
+    KiB at 50 ms RTT, 6.9 s with it, 3.7 s without). The header only saves bandwidth when
+    the server would refuse a big body; our bodies are at most one part, and S3 answers a
+    refused one after reading it anyway. `expect` is not a signed header (botocore's
+    SIGNED_HEADERS_BLACKLIST), so removing it after signing leaves the signature valid.
+    """
+    headers = request.headers
+    if "Expect" in headers:
+        del headers["Expect"]
+
+
+def make_s3_client(settings: EngineSettings, *, max_pool_connections: int) -> S3Client:
+    """An S3 client with botocore's own retries off (the engine's retry budget rules) and
+    checksums only when we pass them (we always pass SHA-256 ourselves)."""
+    config = Config(
+        max_pool_connections=max(10, max_pool_connections),
+        connect_timeout=settings.s3_connect_timeout_s,
+        read_timeout=settings.s3_read_timeout_s,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        s3={"addressing_style": settings.s3_addressing_style},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    client: S3Client = boto3.session.Session().client("s3", config=config)
+    install_hooks(client)
+    return client
+
+
+def install_hooks(client: Any) -> None:
+    """Registers the engine's botocore hooks on a client (also one passed in by a caller)."""
+    for operation in _BODY_OPERATIONS:
+        client.meta.events.register(
+            f"before-send.s3.{operation}",
+            drop_expect_header,
+            unique_id=f"upload-stream-drop-expect-{operation}",
+        )

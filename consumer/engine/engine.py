@@ -1,0 +1,183 @@
+"""`UploadEngine`: a job's files into S3, concurrently, each verified, each accounted for.
+
+Library users in a gevent application must monkey-patch before anything imports boto3
+or botocore, exactly once, at the very top of the entry point::
+
+    from gevent import monkey; monkey.patch_all()   # first line of manage.py / wsgi.py
+    import boto3                                    # only after
+
+Unpatched processes work too: the engine notices (`gevent.monkey.is_module_patched
+("socket")`) and runs uploads on OS threads instead of greenlets (see pools.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from consumer.engine.allowlist import Allowlist
+from consumer.engine.classify import Side, classify, safe_repr
+from consumer.engine.client import install_hooks, make_s3_client
+from consumer.engine.errors import EngineClosedError, FileError
+from consumer.engine.model import LocalBlob, Source, UploadJob, UploadOutcome
+from consumer.engine.pools import Scheduler, make_scheduler
+from consumer.engine.retry import RetryPolicy
+from consumer.engine.sources import OpenedSource, open_file, open_local, open_s3
+from consumer.engine.uploader import Destination, Uploader
+from consumer.settings import EngineSettings
+from schemas import (
+    FileFailure,
+    FileFailureCode,
+    InvalidKeyPartError,
+    StoredObject,
+    destination_key,
+)
+from schemas.fields import MIME_PATTERN
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+C = FileFailureCode
+_MIME = re.compile(MIME_PATTERN)
+
+
+def content_type_allowed(content_type: str, allowed: list[str]) -> bool:
+    """Exact match or `type/*`, case-insensitive; an empty list allows any valid type."""
+    if not _MIME.fullmatch(content_type):
+        return False
+    if not allowed:
+        return True
+    wanted = content_type.lower()
+    major = wanted.partition("/")[0]
+    return any(item.lower() in (wanted, f"{major}/*") for item in allowed)
+
+
+class UploadEngine:
+    """Uploads jobs; `upload` may be called from many greenlets (or threads) at once.
+
+    One boto3 client (its pool sized to `max_concurrency`), one scheduler whose
+    semaphore bounds files in flight over all jobs together.
+    """
+
+    def __init__(self, settings: EngineSettings, s3_client: S3Client | None = None) -> None:
+        self.settings = settings
+        self._owns_client = s3_client is None
+        if s3_client is None:
+            s3_client = make_s3_client(settings, max_pool_connections=settings.max_concurrency)
+        else:
+            install_hooks(s3_client)
+        self.client: S3Client = s3_client
+        self._allow = Allowlist.parse(settings.staging_allowlist)
+        self._policy = RetryPolicy.from_settings(settings)
+        self._uploader = Uploader(s3_client, settings, self._policy)
+        self._scheduler: Scheduler = make_scheduler(settings.executor, settings.max_concurrency)
+        self._closed = False
+
+    @property
+    def executor_kind(self) -> str:
+        return self._scheduler.kind
+
+    def upload(self, job: UploadJob) -> UploadOutcome:
+        """Blocks until every file of the job has either a stored object or a failure."""
+        if self._closed:
+            raise EngineClosedError("upload after close")
+        started = datetime.now(UTC)
+        done: dict[str, StoredObject | FileFailure] = {}
+        tasks = [
+            functools.partial(self._run_file, job, file_type, source, done)
+            for file_type, source in job.files.items()
+        ]
+        self._scheduler.run_all(tasks, max(1, job.max_workers))
+        for file_type in job.files:
+            # Only reachable if a task died of a BaseException (a killed greenlet).
+            done.setdefault(file_type, FileFailure.of(C.INTERNAL_ERROR, "upload did not finish"))
+        return UploadOutcome(
+            objects={k: v for k, v in done.items() if isinstance(v, StoredObject)},
+            failures={k: v for k, v in done.items() if isinstance(v, FileFailure)},
+            started_at=started,
+            finished_at=datetime.now(UTC),
+        )
+
+    def close(self) -> None:
+        self._closed = True
+        self._scheduler.close()
+        if self._owns_client:
+            self.client.close()
+
+    def _run_file(
+        self,
+        job: UploadJob,
+        file_type: str,
+        source: Source,
+        done: dict[str, StoredObject | FileFailure],
+    ) -> None:
+        try:
+            done[file_type] = self.upload_one(job, file_type, source)
+        except Exception as exc:
+            failure = classify(exc, Side.SOURCE if isinstance(exc, OSError) else Side.DESTINATION)
+            done[file_type] = failure
+            log.warning(
+                "file failed request_id=%s file_type=%s code=%s message=%s",
+                safe_repr(job.request_id),
+                safe_repr(file_type),
+                failure.code.value,
+                safe_repr(failure.message, 200),
+                extra={
+                    "request_id": job.request_id,
+                    "file_type": file_type,
+                    "code": failure.code.value,
+                },
+            )
+
+    def upload_one(self, job: UploadJob, file_type: str, source: Source) -> StoredObject:
+        """One file, start to finish; raises `FileError` (or anything, classified later)."""
+        if not content_type_allowed(source.content_type, self.settings.allowed_content_types):
+            raise FileError(
+                C.CONTENT_TYPE_NOT_ALLOWED,
+                f"content type {safe_repr(source.content_type, 64)} is not allowed",
+            )
+        opened = self._open(source)
+        try:
+            dest = Destination(
+                bucket=job.bucket,
+                key=self._key(job, file_type, source, opened),
+                content_type=source.content_type,
+            )
+            return self._uploader.upload(opened, dest)
+        finally:
+            opened.close()
+
+    def _open(self, source: Source) -> OpenedSource:
+        max_bytes = self.settings.max_file_bytes
+        if isinstance(source, LocalBlob):
+            return open_local(
+                source, max_bytes=max_bytes, spool_bytes=self.settings.multipart_threshold_bytes
+            )
+        if source.size > max_bytes:
+            raise FileError(
+                C.TOO_LARGE, f"claimed {source.size} bytes, max_file_bytes is {max_bytes}"
+            )
+        if source.uri.startswith("s3://"):
+            return open_s3(source, self._allow, self.client, self._policy)
+        if source.uri.startswith("file://"):
+            return open_file(source, self._allow)
+        raise FileError(C.SOURCE_NOT_ALLOWED, "unsupported URI scheme")
+
+    @staticmethod
+    def _key(job: UploadJob, file_type: str, source: Source, opened: OpenedSource) -> str:
+        try:
+            return destination_key(
+                file_category=job.file_category,
+                user_id=job.user_id,
+                file_type=file_type,
+                sha256=opened.sha256,
+                filename=source.filename,
+                content_type=source.content_type,
+            )
+        except InvalidKeyPartError as exc:
+            # The consumer and AWSService validate these first; reaching here is a bug.
+            raise FileError(C.INTERNAL_ERROR, f"invalid destination key part: {exc}") from None

@@ -1,0 +1,32 @@
+"""Errors inside the upload engine.
+
+`FileError` never leaves the engine: it is raised deep in a file's pipeline and turned
+into that file's `FileFailure` at the file boundary, so `UploadEngine.upload` never raises
+for a per-file problem.
+"""
+
+from __future__ import annotations
+
+from consumer.errors import ConsumerError
+from schemas import FileFailure, FileFailureCode
+
+
+class EngineError(ConsumerError):
+    """Root of the engine's errors."""
+
+
+class EngineClosedError(EngineError):
+    """`upload` was called after `close`."""
+
+
+class FileError(EngineError):
+    """One file failed with a contract code; the message is safe to log and to publish."""
+
+    def __init__(self, code: FileFailureCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = code.retryable
+
+    def failure(self) -> FileFailure:
+        return FileFailure.of(self.code, self.message)

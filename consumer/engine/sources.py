@@ -1,0 +1,221 @@
+"""Opening a file's source: a staged `s3://` or `file://` BlobRef, or an in-process LocalBlob.
+
+Every source comes out as an `OpenedSource`: a reader plus the size and sha256 the bytes
+must have. For a BlobRef those are the claim; for a LocalBlob the engine computes them
+first (the destination key needs the digest before the first byte is written).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from consumer.engine.allowlist import Allowlist, file_uri_path, split_s3_uri
+from consumer.engine.classify import Side, classify
+from consumer.engine.errors import FileError
+from consumer.engine.model import LocalBlob
+from consumer.engine.retry import RetryPolicy
+from consumer.engine.verify import b64_of_hex
+from schemas import BlobRef, FileFailureCode
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+C = FileFailureCode
+_CHUNK = 1024 * 1024
+# CopyObject's own limit; bigger staged objects are streamed.
+MAX_COPY_BYTES = 5 * 1024**3
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class Reader(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+    etag: str
+
+
+@dataclass
+class OpenedSource:
+    reader: Reader
+    size: int
+    sha256: str
+    # Set when S3 already holds a verified SHA-256 of this exact object: copy, don't stream.
+    copy_from: S3Location | None = None
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class _Nothing:
+    def read(self, size: int, /) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def _guard_reads(reader_read: Callable[[int], bytes], size: int) -> bytes:
+    try:
+        return reader_read(size)
+    except FileError:
+        raise
+    except Exception as exc:
+        failure = classify(exc, Side.SOURCE)
+        raise FileError(failure.code, failure.message) from exc
+
+
+class _SourceStream:
+    """A local stream whose read errors become contract codes."""
+
+    def __init__(self, stream: Any, *, owned: bool) -> None:
+        self._stream = stream
+        self._owned = owned
+
+    def read(self, size: int, /) -> bytes:
+        data = _guard_reads(self._stream.read, size)
+        return bytes(data) if not isinstance(data, bytes) else data
+
+    def close(self) -> None:
+        if self._owned:
+            self._stream.close()
+
+
+class S3ObjectReader:
+    """Streams one S3 object; a read that fails mid-way resumes at the same offset with a
+    Range GET (pinned to the ETag seen by HEAD, so a changed object is not spliced in)."""
+
+    def __init__(self, client: S3Client, where: S3Location, size: int, policy: RetryPolicy):
+        self._client = client
+        self._where = where
+        self._size = size
+        self._policy = policy
+        self._pos = 0
+        self._body: Any = None
+
+    def _read_once(self, size: int) -> bytes:
+        if self._body is None:
+            extra: dict[str, Any] = {"Range": f"bytes={self._pos}-"} if self._pos else {}
+            response = self._client.get_object(
+                Bucket=self._where.bucket, Key=self._where.key, IfMatch=self._where.etag, **extra
+            )
+            self._body = response["Body"]
+        try:
+            data: bytes = self._body.read(size)
+        except Exception:
+            self._drop_body()
+            raise
+        return data
+
+    def read(self, size: int, /) -> bytes:
+        if self._pos >= self._size:
+            return b""
+        data = self._policy.call(lambda: self._read_once(size), Side.SOURCE)
+        self._pos += len(data)
+        return data
+
+    def _drop_body(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            body.close()
+
+    def close(self) -> None:
+        self._drop_body()
+
+
+def open_s3(ref: BlobRef, allow: Allowlist, client: S3Client, policy: RetryPolicy) -> OpenedSource:
+    bucket, key = split_s3_uri(ref.uri)
+    allow.check_s3(bucket, key)
+    head = policy.call(
+        lambda: client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"), Side.SOURCE
+    )
+    size = int(head["ContentLength"])
+    if size != ref.size:
+        raise FileError(C.SIZE_MISMATCH, f"staged object has {size} bytes, claimed {ref.size}")
+    where = S3Location(bucket, key, str(head["ETag"]))
+    stored = head.get("ChecksumSHA256")
+    # Only a full-object checksum can be compared ("<b64>-<parts>" is per part).
+    if stored and stored == b64_of_hex(ref.sha256) and size <= MAX_COPY_BYTES:
+        return OpenedSource(_Nothing(), size, ref.sha256, copy_from=where)
+    return OpenedSource(S3ObjectReader(client, where, size, policy), size, ref.sha256)
+
+
+def _open_no_follow(real: str, root: str) -> int:
+    try:
+        fd = os.open(real, _OPEN_FLAGS)
+    except OSError as exc:
+        failure = classify(exc, Side.SOURCE)
+        raise FileError(failure.code, failure.message) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError(C.SOURCE_NOT_ALLOWED, "file source is not a regular file")
+        # TOCTOU: a directory on the way may have been swapped for a symlink between
+        # realpath() and open(). The kernel knows what was really opened.
+        proc = f"/proc/self/fd/{fd}"
+        if os.path.exists(proc):
+            opened = os.readlink(proc)
+            if os.path.commonpath((root, opened)) != root:
+                raise FileError(C.SOURCE_NOT_ALLOWED, "file source moved outside the allow-list")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_file(ref: BlobRef, allow: Allowlist) -> OpenedSource:
+    path = file_uri_path(ref.uri)
+    real = os.path.realpath(path)
+    root = allow.root_of(real)
+    fd = _open_no_follow(real, root)
+    size = os.fstat(fd).st_size
+    stream = open(fd, "rb", buffering=0, closefd=True)  # noqa: SIM115 - closed by the reader
+    if size != ref.size:
+        stream.close()
+        raise FileError(C.SIZE_MISMATCH, f"staged file has {size} bytes, claimed {ref.size}")
+    return OpenedSource(_SourceStream(stream, owned=True), size, ref.sha256)
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def open_local(blob: LocalBlob, *, max_bytes: int, spool_bytes: int) -> OpenedSource:
+    """Hashes a LocalBlob once to learn its size and sha256, then rewinds it (or, if it
+    cannot seek, reads it from a spool file: in memory up to `spool_bytes`, then on disk)."""
+    stream = blob.stream
+    seekable = _seekable(stream)
+    start = stream.tell() if seekable else 0
+    spool: Any = None if seekable else tempfile.SpooledTemporaryFile(max_size=spool_bytes)  # noqa: SIM115
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        while chunk := _guard_reads(stream.read, _CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FileError(C.TOO_LARGE, f"more than max_file_bytes={max_bytes}")
+            digest.update(chunk)
+            if spool is not None:
+                spool.write(chunk)
+        if spool is None:
+            stream.seek(start)
+            return OpenedSource(_SourceStream(stream, owned=False), size, digest.hexdigest())
+        spool.seek(0)
+        return OpenedSource(_SourceStream(spool, owned=True), size, digest.hexdigest())
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise

@@ -1,0 +1,21 @@
+"""Errors of the consumer package: one root, each saying whether a retry can help."""
+
+from __future__ import annotations
+
+
+class ConsumerError(Exception):
+    """Root of every error the consumer raises. `retryable` says whether trying again helps."""
+
+    retryable = False
+
+
+class ConfigurationError(ConsumerError):
+    """Settings that cannot work (a required value missing): exit status 2."""
+
+
+class FatalKafkaError(ConsumerError):
+    """librdkafka reported a fatal error (fenced producer, lost producer id...).
+
+    The process must stop with a non-zero status so the orchestrator restarts it; a new
+    producer instance is the only way out.
+    """
