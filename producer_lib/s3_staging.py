@@ -109,6 +109,7 @@ class S3Stager:
                     Body=spool,
                     ContentLength=digest.size,
                     ContentType=ctype,
+                    ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=checksum,
                 )
             except (BotoCoreError, ClientError) as exc:
