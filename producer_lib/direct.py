@@ -1,0 +1,67 @@
+"""`DirectTransport`: AWSService's files uploaded in this process by the upload engine."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from consumer.engine import UploadEngine
+from consumer.engine.model import LocalBlob, UploadJob
+from consumer.results import result_from_outcome
+from consumer.settings import EngineSettings
+from schemas import UploadResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class DirectTransport:
+    """Builds an `UploadJob` for the engine and the contract's `UploadResult` from its outcome."""
+
+    _shared: ClassVar[dict[tuple[str, object], DirectTransport]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, engine: UploadEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def shared(cls, settings: EngineSettings, s3_client: S3Client | None = None) -> DirectTransport:
+        """One transport (one engine, one connection pool) per settings and client for the
+        whole process, so an `AWSService()` made per web request does not open new
+        connections or threads each time."""
+        key = (settings.model_dump_json(), s3_client)
+        with cls._shared_lock:
+            transport = cls._shared.get(key)
+            if transport is None:
+                transport = cls(UploadEngine(settings, s3_client))
+                cls._shared[key] = transport
+            return transport
+
+    def upload(
+        self,
+        *,
+        user_id: str,
+        files: Mapping[str, LocalBlob],
+        file_category: str,
+        bucket: str,
+        max_workers: int,
+    ) -> UploadResult:
+        request_id = f"direct-{uuid.uuid4().hex}"
+        job = UploadJob(
+            request_id=request_id,
+            user_id=user_id,
+            file_category=file_category,
+            bucket=bucket,
+            files=dict(files),
+            max_workers=max_workers,
+        )
+        outcome = self.engine.upload(job)
+        return result_from_outcome(
+            request_id=request_id,
+            user_id=user_id,
+            file_category=file_category,
+            bucket=bucket,
+            outcome=outcome,
+        )

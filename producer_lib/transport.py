@@ -1,0 +1,73 @@
+"""How `AWSService` gets its files into S3: the `Transport` protocol and the mode switch.
+
+`direct` (the default) uploads in this process through the upload engine; `kafka` stages
+the files and asks the consumer service. `UPLOAD_STREAM_AWS_SERVICE_MODE` picks one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from consumer.engine.model import LocalBlob
+from consumer.settings import EngineSettings
+from producer_lib.errors import TransportUnavailableError
+from schemas import UploadResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MODE_ENV = "UPLOAD_STREAM_AWS_SERVICE_MODE"
+MODES = ("direct", "kafka")
+
+
+class Transport(Protocol):
+    def upload(
+        self,
+        *,
+        user_id: str,
+        files: Mapping[str, LocalBlob],
+        file_category: str,
+        bucket: str,
+        max_workers: int,
+    ) -> UploadResult:
+        """Uploads every file (each one ends in `objects` or `failures`); never raises for
+        a per-file problem. Arguments are already validated against the contract."""
+        ...
+
+
+def transport_from_env(
+    settings: EngineSettings | None = None,
+    *,
+    s3_client: Callable[[], S3Client] | None = None,
+    mode: str | None = None,
+) -> Transport:
+    """The transport `UPLOAD_STREAM_AWS_SERVICE_MODE` names (`direct` by default).
+
+    `s3_client` is only called in direct mode (so a kafka-mode process builds no client).
+    """
+    chosen = (mode or os.environ.get(MODE_ENV) or "direct").strip().lower()
+    if chosen == "direct":
+        from producer_lib.direct import DirectTransport
+
+        return DirectTransport.shared(
+            settings or EngineSettings(), s3_client() if s3_client else None
+        )
+    if chosen == "kafka":
+        return _kafka_transport(settings)
+    raise TransportUnavailableError(f"{MODE_ENV} must be one of {', '.join(MODES)}: {chosen!r:.40}")
+
+
+def _kafka_transport(settings: EngineSettings | None) -> Transport:
+    # Filled in by the Kafka transport's author: build it from ProducerSettings here.
+    try:
+        module: Any = importlib.import_module("producer_lib.kafka_transport")
+    except ModuleNotFoundError as exc:
+        if exc.name != "producer_lib.kafka_transport":
+            raise
+        raise TransportUnavailableError("kafka mode is not available") from None
+    factory: Any = module.transport_from_env
+    transport: Transport = factory()
+    return transport
