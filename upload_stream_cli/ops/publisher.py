@@ -1,0 +1,74 @@
+"""Publishing replays: idempotent producer, acks=all, and every delivery waited for.
+
+A replay counts as published only once the broker acknowledged it; anything not
+acknowledged by the end is a failure the command reports with exit status 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from schemas import UploadRequest, encode_request, message_key, request_headers
+from upload_stream_cli.ops.errors import OpsError
+
+# Called once per request: None when delivered, else why not.
+Done = Callable[[str | None], None]
+
+_QUEUE_FULL_WAIT_S = 0.5
+
+
+class ReplayPublisher:
+    def __init__(self, connection: Mapping[str, str], topic: str) -> None:
+        self._topic = topic
+        self._pending: dict[int, Done] = {}
+        self._next = 0
+        try:
+            self._producer = Producer(
+                {
+                    **connection,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 5,
+                    "delivery.timeout.ms": 30_000,
+                    "client.id": "upload-stream-replay",
+                }
+            )
+        except KafkaException as exc:
+            raise OpsError(f"cannot create the producer: {exc.args[0]}") from None
+
+    def send(self, request: UploadRequest, done: Done) -> None:
+        token = self._next
+        self._next += 1
+        self._pending[token] = done
+
+        def report(err: KafkaError | None, _msg: object) -> None:
+            callback = self._pending.pop(token, None)
+            if callback is not None:
+                callback(None if err is None else err.str())
+
+        headers: list[tuple[str, str | bytes | None]] = list(request_headers(request))
+        while True:
+            try:
+                self._producer.produce(
+                    self._topic,
+                    key=message_key(request.user_id),
+                    value=encode_request(request),
+                    headers=headers,
+                    on_delivery=report,
+                )
+                break
+            except BufferError:
+                self._producer.poll(_QUEUE_FULL_WAIT_S)
+            except KafkaException as exc:
+                self._pending.pop(token, None)
+                done(str(exc.args[0]))
+                return
+        self._producer.poll(0)
+
+    def finish(self, timeout_s: float = 60.0) -> None:
+        """Wait for every delivery report; what is still unreported then has failed."""
+        self._producer.flush(timeout_s)
+        for token in sorted(self._pending):
+            self._pending.pop(token)(f"not acknowledged within {timeout_s:.0f} s")

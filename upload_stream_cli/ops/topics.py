@@ -1,0 +1,127 @@
+"""Read a topic from its beginning to the high watermark taken at the start, then stop.
+
+`assign()` with explicit offsets, auto-commit off and a throw-away group id that never
+joins or commits: inspecting the DLQ or planning a replay must not move anyone's offsets.
+`read_committed`, because the consumer writes results in transactions and an aborted
+result must not count as an outcome.
+
+The calls block (librdkafka); the ops commands run nothing else on the gevent hub.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from schemas import Headers
+from upload_stream_cli.errors import UsageError
+from upload_stream_cli.ops.errors import OpsError
+
+_BATCH = 500
+_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record, detached from librdkafka so the logic can be tested without it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    headers: Headers = field(default_factory=list)
+    timestamp_ms: int | None = None
+
+
+def _record(message: object) -> Record:
+    kind, stamp = message.timestamp()  # type: ignore[attr-defined]
+    return Record(
+        topic=message.topic(),  # type: ignore[attr-defined]
+        partition=message.partition(),  # type: ignore[attr-defined]
+        offset=message.offset(),  # type: ignore[attr-defined]
+        value=message.value(),  # type: ignore[attr-defined]
+        key=message.key(),  # type: ignore[attr-defined]
+        headers=list(message.headers() or []),  # type: ignore[attr-defined]
+        timestamp_ms=stamp if kind != 0 else None,  # 0: TIMESTAMP_NOT_AVAILABLE
+    )
+
+
+def _ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, tuple[int, int]]:
+    """partition -> (low, high) watermarks, now."""
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout)
+    except KafkaException as exc:
+        raise OpsError(f"cannot reach Kafka: {exc.args[0]}") from None
+    found = meta.topics.get(topic)
+    if found is None or found.error is not None:
+        if found is not None and found.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise OpsError(f"topic {topic!r}: {found.error.str()}")
+        raise UsageError(f"topic {topic!r} does not exist (check UPLOAD_STREAM_*_TOPIC)")
+    ends = {}
+    for partition in sorted(found.partitions):
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout, cached=False
+        )
+        ends[partition] = (low, high)
+    return ends
+
+
+def read_to_end(
+    connection: Mapping[str, str], topic: str, *, timeout_s: float = 60.0
+) -> Iterator[Record]:
+    """Every record of `topic` up to the high watermarks seen at the start.
+
+    Raises `OpsError` when the end is not reached within `timeout_s`, rather than
+    returning a silently partial view (a replay planned on it would be wrong).
+    """
+    consumer = Consumer(
+        {
+            **connection,
+            "group.id": f"upload-stream-ops-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 100,
+        }
+    )
+    try:
+        ends = _ends(consumer, topic, min(timeout_s, 15.0))
+        pending = {p: high for p, (low, high) in ends.items() if high > low}
+        if not pending:
+            return
+        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in pending])
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise OpsError(f"reading {topic!r} did not reach its end in {timeout_s:.0f} s")
+            for message in consumer.consume(_BATCH, timeout=_POLL_S):
+                yield from _handle(message, pending)
+    finally:
+        consumer.close()
+
+
+def _handle(message: object, pending: dict[int, int]) -> Iterator[Record]:
+    partition: int = message.partition()  # type: ignore[attr-defined]
+    error = message.error()  # type: ignore[attr-defined]
+    if error is not None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            # With read_committed the end may sit below the high watermark (an open
+            # transaction, or the last offset is a commit marker): EOF is the end.
+            pending.pop(partition, None)
+            return
+        if error.fatal() or not error.retriable():
+            raise OpsError(f"reading partition {partition}: {error.str()}")
+        return
+    if partition not in pending:
+        return
+    offset: int = message.offset()  # type: ignore[attr-defined]
+    if offset < pending[partition]:
+        yield _record(message)
+    if offset + 1 >= pending[partition]:
+        pending.pop(partition, None)
