@@ -129,7 +129,9 @@ class ConsumerSettings(BaseSettings):
     allowed_reply_topics: CommaList = Field(
         default_factory=list, description="Reply topics a request may name; default: results."
     )
-    max_files_per_request: int = Field(default=DEFAULT_MAX_FILES_PER_REQUEST, ge=1, le=10_000)
+    max_files_per_request: int = Field(
+        default=DEFAULT_MAX_FILES_PER_REQUEST, ge=1, le=10_000, description="More: too_many_files."
+    )
     processing_guarantee: ProcessingGuarantee = Field(
         default=ProcessingGuarantee.EXACTLY_ONCE,
         description="exactly_once: results and offsets in one transaction per checkpoint; "
@@ -138,7 +140,7 @@ class ConsumerSettings(BaseSettings):
     metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 = off."
     )
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["json", "text"] = Field(default="json", description="Log lines: json|text.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_in_flight_requests: int = Field(
         default=256,
@@ -171,9 +173,13 @@ class ConsumerSettings(BaseSettings):
     txn_retry_timeout_s: float = Field(
         default=60.0, gt=0, description="How long retriable transaction errors are retried."
     )
-    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
-    session_timeout_ms: int = Field(default=45_000, ge=1000)
-    fetch_wait_max_ms: int = Field(default=500, ge=0)
+    max_poll_interval_ms: int = Field(
+        default=300_000, ge=1000, description="librdkafka max.poll.interval.ms."
+    )
+    session_timeout_ms: int = Field(
+        default=45_000, ge=1000, description="librdkafka session.timeout.ms."
+    )
+    fetch_wait_max_ms: int = Field(default=500, ge=0, description="librdkafka fetch.wait.max.ms.")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a group with no committed offset starts."
     )

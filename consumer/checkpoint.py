@@ -1,0 +1,147 @@
+"""`Checkpoint`: the one class that commits.
+
+A checkpoint covers, per partition, the leading run of finished records in the ledger
+(requests finish out of order; an offset commit must not skip an unfinished one).
+
+exactly_once, one Kafka transaction per checkpoint:
+  1. pick the leading DONE records of each partition;
+  2. begin a transaction and produce their results and dead letters into it;
+  3. send their offsets (last + 1) to the transaction with the group's metadata;
+  4. commit the transaction;
+  5. forget the records.
+Results are produced only here, never from upload greenlets: a result must be in the same
+transaction as the offset that covers its request, or a crash between the two would
+publish it twice. The price: a result becomes visible once every earlier request of its
+partition has finished too (uploads themselves still run concurrently).
+
+at_least_once: the loop produces each result as soon as it is ready; the checkpoint commits
+(asynchronously, synchronously on revoke) the leading run of records whose deliveries the
+broker acknowledged.
+
+Transaction errors follow librdkafka's classes: retriable -> retry the same call until
+`retry_timeout_s`; abortable -> abort, drop the partitions' records and seek them back to
+the last committed offset, so they are reprocessed (uploads are idempotent:
+content-addressed keys); fatal -> `FatalKafkaError`, the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import gevent
+from confluent_kafka import KafkaError, KafkaException
+
+from consumer.errors import FatalKafkaError
+from consumer.kafka_io import KafkaIO, offload
+from consumer.ledger import Ledger, PartitionKey, Record, State
+from consumer.metrics import Metrics
+from consumer.settings import ProcessingGuarantee
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Rewind = Callable[[dict[PartitionKey, int]], None]
+
+
+class AbortRequired(Exception):  # noqa: N818  (internal signal, never escapes this module)
+    pass
+
+
+def _kafka_error(exc: KafkaException) -> KafkaError | None:
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, KafkaError) else None
+
+
+class Checkpoint:
+    def __init__(
+        self,
+        *,
+        io: KafkaIO,
+        ledger: Ledger,
+        guarantee: ProcessingGuarantee,
+        metrics: Metrics,
+        rewind: Rewind,
+        interval_s: float,
+        retry_timeout_s: float,
+        call_timeout_s: float = 30.0,
+    ) -> None:
+        self._io = io
+        self._ledger = ledger
+        self._eos = guarantee is ProcessingGuarantee.EXACTLY_ONCE
+        self._metrics = metrics
+        self._rewind = rewind
+        self._interval_s = interval_s
+        self._retry_timeout_s = retry_timeout_s
+        self._call_timeout_s = call_timeout_s
+        self._last = _now()
+
+    def due(self) -> bool:
+        return _now() - self._last >= self._interval_s
+
+    def run(self, tps: Iterable[PartitionKey] | None = None, *, wait: bool = False) -> int:
+        """Commit what is ready (of `tps`, default all partitions); returns records committed.
+        `wait`: at_least_once commits synchronously (on revoke and at shutdown)."""
+        self._last = _now()
+        if self._eos:
+            return self._transaction(self._ledger.ready(State.DONE, tps))
+        records = self._ledger.ready(State.PUBLISHED, tps)
+        if records:
+            self._io.commit_offsets(self._ledger.commit_offsets(records), wait=wait)
+            self._ledger.release(records)
+            self._metrics.offsets_committed()
+        return len(records)
+
+    def _transaction(self, records: list[Record]) -> int:
+        if not records:
+            return 0
+        offsets = self._ledger.commit_offsets(records)
+        producer = self._io.producer
+        try:
+            self._call(producer.begin_transaction)
+            for record in records:
+                for output in record.outputs:
+                    self._io.produce(output)
+            self._call(self._io.send_offsets_to_transaction, offsets, self._call_timeout_s)
+            self._call(lambda: offload(producer.commit_transaction, self._call_timeout_s))
+        except AbortRequired as exc:
+            self._abort(offsets, exc)
+            return 0
+        self._ledger.release(records)
+        self._metrics.transaction("committed")
+        self._metrics.offsets_committed()
+        return len(records)
+
+    def _abort(self, offsets: dict[PartitionKey, int], cause: Exception) -> None:
+        log.warning("aborting transaction: %s", cause)
+        try:
+            self._call(lambda: offload(self._io.producer.abort_transaction, self._call_timeout_s))
+        except AbortRequired as exc:  # abort itself failed abortably: the producer is unusable
+            raise FatalKafkaError(f"abort_transaction failed: {exc}") from exc
+        self._metrics.transaction("aborted")
+        self._rewind(self._ledger.drop(offsets))
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call a transactional API, retrying while librdkafka says it is retriable."""
+        deadline = _now() + self._retry_timeout_s
+        delay = 0.1
+        while True:
+            try:
+                return fn(*args)
+            except KafkaException as exc:
+                err = _kafka_error(exc)
+                if err is None or err.fatal():
+                    raise FatalKafkaError(str(exc)) from exc
+                if err.txn_requires_abort():
+                    raise AbortRequired(str(exc)) from exc
+                if not err.retriable() or _now() >= deadline:
+                    raise FatalKafkaError(f"gave up: {exc}") from exc
+                log.info("retrying transactional call: %s", exc)
+                gevent.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+def _now() -> float:
+    return time.monotonic()

@@ -1,0 +1,158 @@
+"""The Kafka handles (one consumer, one producer) and hub-safe ways to call them.
+
+Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods; upload
+greenlets never touch Kafka. librdkafka calls that can block run in gevent's threadpool
+(`_offload`), and polling is `consume(timeout=0)` + a short gevent sleep, so the hub is
+never frozen (FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a
+second). Callbacks (rebalance, delivery reports, stats) therefore run on the hub, inside
+the loop greenlet, where they may touch the ledger without locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import gevent
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from consumer.ledger import PartitionKey
+from consumer.outputs import Output
+from consumer.settings import ConsumerSettings, KafkaConnection, ProcessingGuarantee
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def offload(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking librdkafka call in the hub's threadpool; this greenlet waits, others run."""
+    result: T = gevent.get_hub().threadpool.apply(fn, args)
+    return result
+
+
+def default_transactional_id(group_id: str) -> str:
+    """Host + pid: unique per process on one machine, and stable across restarts of a
+    container (pid 1, hostname = pod name), so a restarted replica fences its zombie."""
+    return f"{group_id}-{socket.gethostname()}-{os.getpid()}"
+
+
+def consumer_config(connection: KafkaConnection, settings: ConsumerSettings) -> dict[str, Any]:
+    heartbeat = min(3000, settings.session_timeout_ms // 3)
+    return {
+        **connection.librdkafka(),
+        "group.id": settings.group_id,
+        "client.id": f"upload-stream-consumer-{os.getpid()}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "auto.offset.reset": settings.auto_offset_reset,
+        "max.poll.interval.ms": settings.max_poll_interval_ms,
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": heartbeat,
+        "fetch.wait.max.ms": settings.fetch_wait_max_ms,
+        "statistics.interval.ms": settings.stats_interval_ms,
+    }
+
+
+def producer_config(
+    connection: KafkaConnection, settings: ConsumerSettings, transactional_id: str | None
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        **connection.librdkafka(),
+        "client.id": f"upload-stream-producer-{os.getpid()}",
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+    }
+    if settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE:
+        config["transactional.id"] = transactional_id
+        config["transaction.timeout.ms"] = settings.transaction_timeout_ms
+    return config
+
+
+def _tps(tps: Iterable[PartitionKey]) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition) for topic, partition in tps]
+
+
+class KafkaIO:
+    """The consumer and producer handles; every method is safe to call on the hub."""
+
+    def __init__(self, consumer: Consumer, producer: Producer, idle_s: float) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self._idle_s = idle_s
+
+    def fetch(self, max_messages: int) -> list[Message]:
+        """Up to `max_messages` already-fetched messages; never waits (rebalance callbacks
+        run in here). With everything paused it still serves the group protocol."""
+        return list(self.consumer.consume(num_messages=max(1, max_messages), timeout=0))
+
+    def produce(self, output: Output, on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue one record; when librdkafka's queue is full, serve callbacks and retry."""
+        while True:
+            try:
+                self.producer.produce(
+                    output.topic,
+                    value=output.value,
+                    key=output.key,
+                    headers=list[tuple[str, str | bytes | None]](output.headers),
+                    on_delivery=on_delivery,
+                )
+                return
+            except BufferError:
+                self.producer.poll(0)
+                gevent.sleep(self._idle_s)
+
+    def serve_producer(self) -> None:
+        """Run due producer callbacks (delivery reports, errors) on the hub."""
+        self.producer.poll(0)
+
+    def flush(self, timeout_s: float) -> int:
+        """Wait for outstanding deliveries without blocking the hub; returns how many remain."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.producer) and time.monotonic() < deadline:
+            self.producer.poll(0)
+            gevent.sleep(self._idle_s)
+        self.producer.poll(0)
+        return len(self.producer)
+
+    def pause(self, tps: Iterable[PartitionKey]) -> None:
+        parts = _tps(tps)
+        if parts:
+            self.consumer.pause(parts)
+
+    def resume(self, tps: Iterable[PartitionKey]) -> None:
+        parts = _tps(tps)
+        if parts:
+            self.consumer.resume(parts)
+
+    def seek(self, tp: PartitionKey, offset: int) -> bool:
+        try:
+            self.consumer.seek(TopicPartition(tp[0], tp[1], offset))
+        except KafkaException as exc:
+            log.warning("seek %s[%d] to %d failed: %s", tp[0], tp[1], offset, exc)
+            return False
+        return True
+
+    def commit_offsets(self, offsets: dict[PartitionKey, int], *, wait: bool) -> None:
+        parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if not parts:
+            return
+        if wait:
+            offload(lambda: self.consumer.commit(offsets=parts, asynchronous=False))
+        else:
+            self.consumer.commit(offsets=parts, asynchronous=True)
+
+    def send_offsets_to_transaction(
+        self, offsets: dict[PartitionKey, int], timeout_s: float
+    ) -> None:
+        parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        metadata = self.consumer.consumer_group_metadata()
+        offload(self.producer.send_offsets_to_transaction, parts, metadata, timeout_s)

@@ -1,0 +1,113 @@
+"""Prometheus metrics, plus the plain counters behind the shutdown summary line.
+
+Each `Metrics` has its own registry, so several consumers can run in one test process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter as Tally
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.tally: Tally[str] = Tally()
+        r = self.registry
+        self.requests = Counter(
+            "upload_stream_requests",
+            "Requests processed, by result status and request-level code.",
+            ["status", "code"],
+            registry=r,
+        )
+        self.files = Counter(
+            "upload_stream_files",
+            "Files processed, by status and failure code.",
+            ["status", "code"],
+            registry=r,
+        )
+        self.bytes = Counter("upload_stream_uploaded_bytes", "Bytes uploaded.", registry=r)
+        self.latency = Histogram(
+            "upload_stream_request_seconds",
+            "Upload time of an accepted request.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.dlq = Counter(
+            "upload_stream_dead_letters", "Records sent to the DLQ.", ["code"], registry=r
+        )
+        self.in_flight = Gauge(
+            "upload_stream_in_flight_requests", "Requests being uploaded.", registry=r
+        )
+        self.paused = Gauge(
+            "upload_stream_paused_partitions", "Partitions paused (backpressure).", registry=r
+        )
+        self.assigned = Gauge(
+            "upload_stream_assigned_partitions", "Partitions assigned.", registry=r
+        )
+        self.lag = Gauge(
+            "upload_stream_consumer_lag",
+            "Messages behind the high watermark.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.txn = Counter(
+            "upload_stream_transactions", "Transactions, by outcome.", ["outcome"], registry=r
+        )
+        self.commits = Counter("upload_stream_offset_commits", "Offset commits.", registry=r)
+
+    def request_done(self, status: str, code: str = "") -> None:
+        self.requests.labels(status=status, code=code).inc()
+        self.tally[f"requests_{status}"] += 1
+
+    def file_done(self, status: str, code: str = "", size: int = 0) -> None:
+        self.files.labels(status=status, code=code).inc()
+        self.tally[f"files_{status}"] += 1
+        if size:
+            self.bytes.inc(size)
+
+    def dead_letter(self, code: str) -> None:
+        self.dlq.labels(code=code).inc()
+        self.tally["dlq"] += 1
+
+    def transaction(self, outcome: str) -> None:
+        self.txn.labels(outcome=outcome).inc()
+        self.tally[f"txn_{outcome}"] += 1
+
+    def offsets_committed(self) -> None:
+        self.commits.inc()
+        self.tally["commits"] += 1
+
+    def on_stats(self, raw: str) -> None:
+        """librdkafka's statistics callback: consumer lag per assigned partition."""
+        try:
+            stats: dict[str, Any] = json.loads(raw)
+            for topic, info in stats.get("topics", {}).items():
+                for partition, p in info.get("partitions", {}).items():
+                    lag = p.get("consumer_lag", -1)
+                    if partition != "-1" and lag >= 0:
+                        self.lag.labels(topic=topic, partition=partition).set(lag)
+        except (ValueError, TypeError, AttributeError):
+            log.warning("unreadable librdkafka statistics")
+
+    def summary(self) -> dict[str, int]:
+        keys = (
+            "requests_succeeded",
+            "requests_partial",
+            "requests_failed",
+            "files_uploaded",
+            "files_failed",
+            "dlq",
+            "txn_committed",
+            "txn_aborted",
+            "commits",
+        )
+        return {key: self.tally[key] for key in keys}
