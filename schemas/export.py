@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
+from schemas.examples import example_request, example_result
 from schemas.request import BlobRef, UploadRequest
 from schemas.result import UploadResult
 
@@ -24,6 +25,11 @@ EXPORTS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "blob-ref.v1.schema.json": (BlobRef, "validation"),
     "upload-result.v1.schema.json": (UploadResult, "serialization"),
 }
+EXAMPLES: dict[str, list[dict[str, Any]]] = {
+    "upload-request.v1.schema.json": [example_request()],
+    "blob-ref.v1.schema.json": [example_request()["files"]["passport"]],
+    "upload-result.v1.schema.json": [example_result()],
+}
 
 
 def render_all() -> dict[str, str]:
@@ -34,6 +40,7 @@ def render_all() -> dict[str, str]:
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://upload-stream.dev/schemas/{name}",
             **model.model_json_schema(mode=mode),
+            "examples": EXAMPLES[name],
         }
         rendered[name] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return rendered

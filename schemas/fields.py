@@ -9,7 +9,7 @@ event again would fail after it had been accepted.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -87,10 +87,12 @@ def format_rfc3339(value: datetime) -> str:
 
     Raises ValueError for a naive datetime, which has no RFC 3339 form.
     """
-    if value.tzinfo is None or value.utcoffset() is None:
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError("a naive datetime has no RFC 3339 form; give it a timezone")
     timespec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
-    if value.utcoffset() == UTC.utcoffset(None):
+    # RFC 3339 offsets are whole minutes; anything else is written in UTC.
+    if not offset or offset % timedelta(minutes=1):
         return value.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
     return value.isoformat(timespec=timespec)
 

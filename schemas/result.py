@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -83,10 +83,24 @@ class RequestError(BaseModel):
     message: Message
 
 
+def _additions_optional(schema: dict[str, Any]) -> None:
+    # Every v1 field is always written; the project's additions stay optional for readers.
+    schema["required"] = [name for name in schema.get("required", []) if name not in _ADDITIONS]
+
+
+_ADDITIONS = frozenset({"failed_sources"})
+
+
 class UploadResult(BaseModel):
     """The outcome of one UploadRequest (contract: UploadResult v1)."""
 
-    model_config = _WIRE
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        frozen=True,
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra=_additions_optional,
+    )
 
     schema_version: SchemaVersion = 1
     request_id: RequestId
