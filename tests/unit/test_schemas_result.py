@@ -1,0 +1,186 @@
+"""UploadResult consistency, the code tables and FileFailure.of."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import (
+    FileFailure,
+    FileFailureCode,
+    RequestErrorCode,
+    ResultDecodeError,
+    ResultStatus,
+    UploadResult,
+    decode_result,
+    status_for,
+)
+from schemas.examples import example_result
+
+RETRYABLE = {"throttled", "timeout", "network_error", "internal_error"}
+
+
+def _result(**changes: Any) -> dict[str, Any]:
+    data = example_result()
+    data.update(changes)
+    return data
+
+
+def _decode(data: dict[str, Any]) -> UploadResult:
+    return decode_result(json.dumps(data).encode())
+
+
+def test_example_result_decodes() -> None:
+    result = _decode(_result())
+    assert result.status is ResultStatus.PARTIAL
+    assert result.failures["selfie"].code is FileFailureCode.CHECKSUM_MISMATCH
+    assert result.objects["passport"].url == result.urls["passport"]
+    assert result.failed_sources["selfie"].uri == "file:///var/spool/uploads/123/selfie.jpg"
+
+
+def test_failed_sources_is_optional() -> None:
+    data = _result()
+    del data["failed_sources"]
+    assert _decode(data).failed_sources == {}
+
+
+def test_file_failure_codes_match_the_contract_table() -> None:
+    assert {code.value for code in FileFailureCode} == {
+        "source_not_allowed",
+        "source_not_found",
+        "source_unreadable",
+        "size_mismatch",
+        "checksum_mismatch",
+        "too_large",
+        "content_type_not_allowed",
+        "destination_denied",
+        "destination_not_found",
+        *RETRYABLE,
+    }
+    assert {code.value for code in FileFailureCode if code.retryable} == RETRYABLE
+
+
+def test_request_error_codes_match_the_contract() -> None:
+    assert [code.value for code in RequestErrorCode] == [
+        "invalid_json",
+        "invalid_request",
+        "unsupported_schema_version",
+        "too_many_files",
+        "bucket_not_allowed",
+        "reply_topic_not_allowed",
+    ]
+
+
+@pytest.mark.parametrize("code", list(FileFailureCode))
+def test_file_failure_of_follows_the_table(code: FileFailureCode) -> None:
+    failure = FileFailure.of(code, "why")
+    assert (failure.code, failure.message, failure.retryable) == (
+        code,
+        "why",
+        code.value in RETRYABLE,
+    )
+
+
+def test_file_failure_with_wrong_retryable_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="retryable must be True for timeout"):
+        FileFailure(code=FileFailureCode.TIMEOUT, message="slow", retryable=False)
+
+
+def test_messages_with_lone_surrogates_are_repaired() -> None:
+    failure = FileFailure.of(FileFailureCode.SOURCE_NOT_FOUND, "no file b'\udcff.jpg'")
+    assert failure.message == "no file b'\ufffd.jpg'"
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "failed", "rejected", "status"),
+    [
+        (3, 0, False, ResultStatus.SUCCEEDED),
+        (2, 1, False, ResultStatus.PARTIAL),
+        (0, 3, False, ResultStatus.FAILED),
+        (0, 0, False, ResultStatus.FAILED),
+        (0, 0, True, ResultStatus.FAILED),
+    ],
+)
+def test_status_for(uploaded: int, failed: int, rejected: bool, status: ResultStatus) -> None:
+    assert status_for(uploaded=uploaded, failed=failed, rejected=rejected) is status
+
+
+def _rejected() -> dict[str, Any]:
+    return _result(
+        status="failed",
+        urls={},
+        objects={},
+        failures={},
+        failed_sources={},
+        error={"code": "too_many_files", "message": "files: 101 files is more than 100"},
+    )
+
+
+def test_rejected_result_is_consistent() -> None:
+    result = _decode(_rejected())
+    assert result.error is not None
+    assert (result.status, result.error.code) == (
+        ResultStatus.FAILED,
+        RequestErrorCode.TOO_MANY_FILES,
+    )
+
+
+def _succeeded() -> dict[str, Any]:
+    return _result(status="succeeded", failures={}, failed_sources={})
+
+
+INCONSISTENT = [
+    ("status-succeeded-with-failure", _result(status="succeeded"), "does not match"),
+    ("status-failed-with-upload", _result(status="failed"), "does not match"),
+    ("status-partial-all-uploaded", _succeeded() | {"status": "partial"}, "does not match"),
+    ("rejected-not-failed", _rejected() | {"status": "partial"}, "does not match"),
+    (
+        "rejected-with-failures",
+        _rejected() | {"failures": example_result()["failures"]},
+        "rejected request has no per-file",
+    ),
+    ("url-without-object", _succeeded() | {"objects": {}}, "same file types"),
+    (
+        "url-mismatch",
+        _succeeded() | {"urls": {"passport": "s3://elsewhere/key"}},
+        "does not match objects",
+    ),
+    (
+        "both-succeeded-and-failed",
+        _result(failures={"passport": {"code": "timeout", "message": "m", "retryable": True}}),
+        "both succeed and fail",
+    ),
+    (
+        "failed-source-not-failed",
+        _succeeded() | {"failed_sources": example_result()["failed_sources"]},
+        "failed_sources may only name",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [pytest.param(data, reason, id=name) for name, data, reason in INCONSISTENT],
+)
+def test_inconsistent_results_are_rejected(data: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ResultDecodeError, match=reason):
+        _decode(data)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        b"not json",
+        json.dumps(_result(schema_version=2)).encode(),
+        json.dumps(_result(duration_ms="360")).encode(),
+        json.dumps(_result(status="done")).encode(),
+        json.dumps(_result(user_id=True)).encode(),
+    ],
+)
+def test_unreadable_results_raise_result_decode_error(value: bytes | None) -> None:
+    with pytest.raises(ResultDecodeError):
+        decode_result(value)
