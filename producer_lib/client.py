@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer.engine.model import LocalBlob
 from producer_lib.builder import build_request, check_names, new_request_id
 from producer_lib.publish_errors import InvalidUploadError, ProducerConfigError
 from producer_lib.publisher import RequestPublisher
@@ -27,7 +28,9 @@ from producer_lib.staging import BlobSource, Stager, delete_quietly, stager_from
 from schemas import BlobRef, UploadRequest, UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT
 
-FileSource = BlobSource | BlobRef
+# A BlobRef is already staged (passed through); a LocalBlob carries its own content type
+# and filename (AWSService's Kafka mode).
+FileSource = BlobSource | BlobRef | LocalBlob
 FilesArg = Mapping[str, FileSource | None]
 
 
@@ -120,6 +123,7 @@ class UploadClient:
                     self._kafka,
                     topic=self.settings.results_topic,
                     fetch_wait_max_ms=self.settings.fetch_wait_max_ms,
+                    start_timeout_s=self.settings.publish_timeout_s,
                 )
             return self._router
 
@@ -223,7 +227,7 @@ class UploadClient:
         workers = min(len(to_stage), self.settings.staging_workers)
         ours: list[BlobRef] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {k: pool.submit(stager.stage, v) for k, v in to_stage.items()}
+            futures = {k: pool.submit(_stage_one, stager, v) for k, v in to_stage.items()}
             errors = []
             for file_type, future in futures.items():
                 try:
@@ -254,6 +258,14 @@ class UploadClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _stage_one(stager: Stager, source: BlobSource | LocalBlob) -> BlobRef:
+    if isinstance(source, LocalBlob):
+        return stager.stage(
+            source.stream, content_type=source.content_type, filename=source.filename
+        )
+    return stager.stage(source)
 
 
 def _present(files: FilesArg) -> list[str]:
