@@ -13,7 +13,6 @@ and hostile strings only through `safe_repr`.
 from __future__ import annotations
 
 import errno
-import socket
 from enum import StrEnum
 
 import urllib3.exceptions
@@ -141,12 +140,13 @@ def _os_error(exc: OSError) -> FileFailure:
 # Exception classes checked in order (subclasses before their bases: botocore's
 # ConnectTimeoutError is also a ConnectionError, ReadTimeoutError an HTTPClientError).
 _BY_CLASS: tuple[tuple[tuple[type[BaseException], ...], FileFailureCode], ...] = (
+    # urllib3 derives NewConnectionError (refused, DNS) from its ConnectTimeoutError.
+    ((urllib3.exceptions.NewConnectionError,), C.NETWORK_ERROR),
     (
         (
             bce.ConnectTimeoutError,
             bce.ReadTimeoutError,
             urllib3.exceptions.TimeoutError,
-            socket.timeout,
             TimeoutError,
         ),
         C.TIMEOUT,
