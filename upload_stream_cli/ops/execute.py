@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any, TextIO
 
 from upload_stream_cli.ops.progress import Progress
-from upload_stream_cli.ops.publisher import ReplayPublisher
+from upload_stream_cli.ops.publisher import Sender
 from upload_stream_cli.ops.ratelimit import TokenBucket
 from upload_stream_cli.ops.render import to_json
 from upload_stream_cli.ops.replay import Decision, Outcome
@@ -55,7 +55,7 @@ class Executor:
     def __init__(
         self,
         *,
-        publisher: ReplayPublisher | None,
+        publisher: Sender | None,
         rate: TokenBucket | None,
         progress: Progress,
         out: TextIO,

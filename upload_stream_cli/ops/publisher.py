@@ -7,6 +7,7 @@ acknowledged by the end is a failure the command reports with exit status 1.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -17,6 +18,14 @@ from upload_stream_cli.ops.errors import OpsError
 Done = Callable[[str | None], None]
 
 _QUEUE_FULL_WAIT_S = 0.5
+
+
+class Sender(Protocol):
+    """What the executor needs; tests pass a fake."""
+
+    def send(self, request: UploadRequest, done: Done) -> None: ...
+
+    def finish(self, timeout_s: float = ...) -> None: ...
 
 
 class ReplayPublisher:

@@ -37,11 +37,13 @@ class TokenBucket:
     def acquire(self) -> float:
         """Take one token, sleeping until one is there; returns the seconds slept."""
         self._refill()
-        waited = 0.0
-        while self._tokens < 1:
-            delay = (1 - self._tokens) / self._rate
-            self._sleep(delay)
-            waited += delay
-            self._refill()
-        self._tokens -= 1
-        return waited
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        delay = (1 - self._tokens) / self._rate
+        self._sleep(delay)
+        # The sleep bought the missing fraction. Clamping at 0 instead of looping until
+        # the clock shows a whole token: float rounding could leave 1e-17 short forever.
+        self._refill()
+        self._tokens = max(0.0, self._tokens - 1)
+        return delay
