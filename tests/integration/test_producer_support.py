@@ -44,7 +44,6 @@ class Pipeline:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     clients: list[UploadClient] = field(default_factory=list)
-    responder: Any = None
 
     @property
     def kafka(self) -> dict[str, str]:
@@ -136,12 +135,6 @@ def pipeline(request: pytest.FixtureRequest, stack: Any) -> Pipeline:
 
 
 def _start_consumer(made: Pipeline) -> None:
-    if not (REPO / "upload_stream_cli" / "commands" / "consume.py").exists():
-        if os.environ.get("CI"):
-            pytest.fail("upload-stream consume is missing; the producer tests need it")
-        _start_responder(made)
-        _wait_ready(made)
-        return
     with open(made.log_path, "wb") as log:
         made.process = subprocess.Popen(
             [sys.executable, "-m", "upload_stream_cli.entry", "consume"],
@@ -169,65 +162,9 @@ def _wait_ready(made: Pipeline) -> None:
                 pytest.fail(f"the consumer never answered:\n{made.consumer_log()}")
 
 
-def _start_responder(made: Pipeline) -> None:
-    """Stand-in for the consumer while it is being written (never under CI): the upload
-    engine behind a plain Kafka loop, without exactly-once."""
-    import threading
-
-    from confluent_kafka import Consumer, Producer
-
-    from consumer.engine.engine import UploadEngine
-    from consumer.engine.model import UploadJob
-    from consumer.results import result_for_request
-    from consumer.settings import EngineSettings
-    from producer_lib.blocking import call_blocking
-    from schemas import decode_request, encode_result, message_key, result_headers
-
-    engine = UploadEngine(
-        EngineSettings(
-            default_bucket=made.dest_bucket,
-            staging_allowlist=made.env["UPLOAD_STREAM_STAGING_ALLOWLIST"].split(","),
-        )
-    )
-    consumer = Consumer({**made.kafka, "group.id": made.group_id, "auto.offset.reset": "earliest"})
-    consumer.subscribe([made.topics["requests"]])
-    producer = Producer(made.kafka)
-
-    def loop() -> None:
-        while "stop" not in made.env:
-            msg = call_blocking(consumer.poll, 0.2)
-            if msg is None or msg.error():
-                continue
-            req = decode_request(msg.value())
-            job = UploadJob(
-                request_id=req.request_id,
-                user_id=req.user_id,
-                file_category=req.file_category,
-                bucket=made.dest_bucket,
-                files=req.files,
-                max_workers=req.max_workers or 5,
-            )
-            res = result_for_request(req, bucket=made.dest_bucket, outcome=engine.upload(job))
-            producer.produce(
-                made.topics["results"],
-                key=message_key(res.user_id),
-                value=encode_result(res),
-                headers=list(result_headers(res)),
-            )
-            producer.poll(0)
-        call_blocking(producer.flush, 5)
-        call_blocking(consumer.close)
-
-    made.responder = threading.Thread(target=loop, daemon=True)
-    made.responder.start()
-
-
 def _stop(made: Pipeline) -> None:
     for client in made.clients:
         client.close()
-    if made.responder is not None:
-        made.env["stop"] = "1"
-        made.responder.join(10)
     if made.process is not None and made.process.poll() is None:
         made.process.send_signal(signal.SIGTERM)
         try:
