@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import gevent  # noqa: F401 - the seed's tests patch `<module>.gevent`; keep the name there
 
-from consumer.engine.client import make_s3_client
 from consumer.engine.model import LocalBlob
 from consumer.settings import EngineSettings
 from producer_lib.errors import InvalidUploadError
@@ -121,9 +120,10 @@ class AWSService:
     def s3(self) -> S3Client:
         """The boto3 client direct mode uploads with (tests may patch or assign it)."""
         if self._client is None:
-            self._client = make_s3_client(
-                self.settings, max_pool_connections=self.settings.max_concurrency
-            )
+            # Shared per process: an AWSService made per web request reuses connections.
+            from producer_lib.direct import DirectTransport
+
+            self._client = DirectTransport.shared_client(self.settings)
         return self._client
 
     @s3.setter

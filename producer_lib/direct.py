@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from consumer.engine import UploadEngine
+from consumer.engine.client import make_s3_client
 from consumer.engine.model import LocalBlob, UploadJob
 from consumer.results import result_from_outcome
 from consumer.settings import EngineSettings
@@ -21,6 +23,7 @@ class DirectTransport:
     """Builds an `UploadJob` for the engine and the contract's `UploadResult` from its outcome."""
 
     _shared: ClassVar[dict[tuple[str, object], DirectTransport]] = {}
+    _clients: ClassVar[dict[tuple[str, str | None], S3Client]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, engine: UploadEngine) -> None:
@@ -38,6 +41,17 @@ class DirectTransport:
                 transport = cls(UploadEngine(settings, s3_client))
                 cls._shared[key] = transport
             return transport
+
+    @classmethod
+    def shared_client(cls, settings: EngineSettings) -> S3Client:
+        """One boto3 client per settings and endpoint for the whole process."""
+        key = (settings.model_dump_json(), os.environ.get("AWS_ENDPOINT_URL"))
+        with cls._shared_lock:
+            client = cls._clients.get(key)
+            if client is None:
+                client = make_s3_client(settings, max_pool_connections=settings.max_concurrency)
+                cls._clients[key] = client
+            return client
 
     def upload(
         self,
