@@ -1,0 +1,99 @@
+"""An upload longer than max.poll.interval.ms: the consumer pauses its partitions, keeps
+polling, and is not evicted from the group."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+
+from consumer.engine import UploadEngine, UploadJob, UploadOutcome
+from tests.integration.consumer_helpers import (
+    InProcessConsumer,
+    Reader,
+    consumer_env,
+    encode,
+    publish,
+    request,
+    stage,
+    wait_for,
+)
+
+SLOW_S = 8.0  # > max.poll.interval.ms below
+
+
+class SlowEngine:
+    """The real engine, with a delay before requests whose id starts with `slow-`."""
+
+    def __init__(self, inner: UploadEngine) -> None:
+        self.inner = inner
+
+    def upload(self, job: UploadJob) -> UploadOutcome:
+        if job.request_id.startswith("slow-"):
+            gevent.sleep(SLOW_S)
+        return self.inner.upload(job)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_upload_longer_than_max_poll_interval_is_not_evicted(
+    stack: Any,
+    kafka_topics: Any,
+    group_id: str,
+    make_bucket: Any,
+    s3: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="consumer.loop")
+    topics = kafka_topics("requests", "results", "dlq", partitions=1)
+    env = consumer_env(
+        bootstrap=stack.bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        bucket=make_bucket("dest"),
+        staging=tmp_path,
+        UPLOAD_STREAM_MAX_POLL_INTERVAL_MS="6000",
+        UPLOAD_STREAM_SESSION_TIMEOUT_MS="6000",
+        UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="1",
+        UPLOAD_STREAM_SSE="none",
+    )
+    consumer = InProcessConsumer(env)
+    consumer._engine = SlowEngine(UploadEngine(consumer.engine_settings, s3_client=s3))
+    reader = Reader(stack.bootstrap_servers, [topics["results"]])
+    try:
+        ids = ["slow-1", "fast-1", "fast-2", "fast-3"]
+        started = time.monotonic()
+        publish(
+            stack.bootstrap_servers,
+            topics["requests"],
+            [
+                (b"7", encode(request(rid, "7", {"doc": stage(tmp_path, rid.encode())})), None)
+                for rid in ids
+            ],
+        )
+        paused = consumer.metrics.registry
+        wait_for(
+            lambda: (paused.get_sample_value("upload_stream_paused_partitions") or 0) == 1,
+            20,
+            "the partition paused while the slow upload runs",
+        )
+        reader.wait(lambda rs: len(rs) >= len(ids), 40, "all four results")
+        reader.poll(1.0)
+        results = {r.json()["request_id"]: r.json() for r in reader.records}
+        assert len(reader.records) == len(ids)
+        assert sorted(results) == sorted(ids)
+        assert {r["status"] for r in results.values()} == {"succeeded"}
+        assert time.monotonic() - started >= SLOW_S  # the fast ones waited for the slot
+        assert paused.get_sample_value("upload_stream_paused_partitions") == 0
+    finally:
+        assert consumer.stop() == 0
+        reader.close()
+    # One assignment, revoked only by our stop: never evicted while the upload ran.
+    events = [r.getMessage().split(" ")[0] for r in caplog.records if r.name == "consumer.loop"]
+    assert [e for e in events if e in ("assigned", "revoked", "lost")] == ["assigned", "revoked"]
