@@ -15,18 +15,20 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from consumer.ledger import PartitionKey
-from consumer.outputs import Output
+from consumer.outputs import Output, OutputKind
 from consumer.settings import ConsumerSettings, KafkaConnection, ProcessingGuarantee
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
@@ -95,7 +97,11 @@ class KafkaIO:
         return list(self.consumer.consume(num_messages=max(1, max_messages), timeout=0))
 
     def produce(self, output: Output, on_delivery: DeliveryCallback | None = None) -> None:
-        """Queue one record; when librdkafka's queue is full, serve callbacks and retry."""
+        """Queue one record; when librdkafka's queue is full, serve callbacks and retry.
+
+        A dead letter too large to produce (the original value plus our headers over
+        `message.max.bytes`) goes without its value, saying so in a header, rather than
+        failing every transaction that would carry it."""
         while True:
             try:
                 self.producer.produce(
@@ -109,6 +115,20 @@ class KafkaIO:
             except BufferError:
                 self.producer.poll(0)
                 gevent.sleep(self._idle_s)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                too_large = isinstance(err, KafkaError) and err.code() == _TOO_LARGE
+                if not (too_large and output.kind is OutputKind.DLQ and output.value):
+                    raise
+                log.warning(
+                    "dead letter of %d bytes too large: sent without its value",
+                    len(output.value or b""),
+                )
+                output = replace(
+                    output,
+                    value=None,
+                    headers=[*output.headers, ("dlq_value_omitted", b"too_large")],
+                )
 
     def serve_producer(self) -> None:
         """Run due producer callbacks (delivery reports, errors) on the hub."""

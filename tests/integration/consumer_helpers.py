@@ -72,8 +72,9 @@ def publish(
     bootstrap: str,
     topic: str,
     records: Iterable[tuple[bytes | None, bytes | None, HeaderList | None]],
+    **config: Any,
 ) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **config})
     for key, value, headers in records:
         producer.produce(topic, key=key, value=value, headers=headers)
     remaining = offload(producer.flush, 30.0)

@@ -263,3 +263,20 @@ def test_unreadable_input_goes_to_dlq_only(
     files = {"passport": stage(world.staging, b"after", "p.pdf", "application/pdf")}
     world.send(b"5", encode(request(rid, "5", files)))
     assert world.result(rid).json()["status"] == "succeeded"
+
+
+def test_dead_letter_too_large_to_forward_goes_without_its_value(world: World) -> None:
+    value = b"x" * 1_040_000  # fits the topic, not librdkafka's message.max.bytes + headers
+    publish(
+        world.bootstrap,
+        world.topics["requests"],
+        [(b"big", value, [("h", b"v")])],
+        **{"message.max.bytes": 1_048_000},
+    )
+    dlq = world.topics["dlq"]
+    world.reader.wait(lambda rs: any(r.topic == dlq and r.key == b"big" for r in rs), 30, "big")
+    dead = next(r for r in world.reader.of(dlq) if r.key == b"big")
+    assert dead.value is None
+    assert dead.header("dlq_reason_code") == "invalid_json"
+    assert dead.header("dlq_value_omitted") == "too_large"
+    assert dead.headers[0] == ("h", b"v")
