@@ -290,3 +290,12 @@ def default_client() -> UploadClient:
         if _default is None:
             _default = UploadClient()
         return _default
+
+
+def close_default_client() -> None:
+    """Close the process-wide client (at shutdown, or when the environment changed)."""
+    global _default
+    with _default_lock:
+        client, _default = _default, None
+    if client is not None:
+        client.close()

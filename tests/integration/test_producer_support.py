@@ -8,6 +8,7 @@ consumer start plus group join costs several seconds.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class Pipeline:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     clients: list[UploadClient] = field(default_factory=list)
+    env_mode: str = ""
 
     @property
     def kafka(self) -> dict[str, str]:
@@ -188,3 +190,41 @@ def staged_keys(s3: Any, bucket: str) -> list[str]:
 def env_patch(monkeypatch: pytest.MonkeyPatch, values: Mapping[str, str]) -> None:
     for name, value in values.items():
         monkeypatch.setenv(name, value)
+
+
+def aws_service_env(
+    monkeypatch: pytest.MonkeyPatch, made: Pipeline, mode: str
+) -> Iterator[Pipeline]:
+    """The environment `AWSService()` reads, in `direct` or `kafka` mode, for this pipeline.
+    The process-wide Kafka client is rebuilt per test from it."""
+    from producer_lib.client import close_default_client
+
+    env_patch(monkeypatch, {**made.mode_env(), "UPLOAD_STREAM_AWS_SERVICE_MODE": mode})
+    made.env_mode = mode
+    close_default_client()
+    yield made
+    close_default_client()
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django_project.settings")
+    import django
+
+    django.setup()
+
+
+def expected_url(
+    made: Pipeline, category: str, user_id: Any, file_type: str, content: bytes, name: str
+) -> str:
+    """The contract's content-addressed destination of one file."""
+    from schemas import destination_key
+
+    key = destination_key(
+        file_category=category,
+        user_id=str(user_id),
+        file_type=file_type,
+        sha256=hashlib.sha256(content).hexdigest(),
+        filename=name,
+        content_type="application/octet-stream",
+    )
+    return f"s3://{made.dest_bucket}/{key}"
