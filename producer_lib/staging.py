@@ -141,8 +141,8 @@ def stager_from_uri(uri: str, *, spool_memory_bytes: int = CHUNK_BYTES) -> Stage
         from producer_lib.s3_staging import S3Stager
 
         return S3Stager.from_uri(uri, spool_memory_bytes=spool_memory_bytes)
-    if uri.startswith("file://"):
+    if uri.startswith("file:///"):
         from producer_lib.dir_staging import DirStager
 
         return DirStager(Path(uri.removeprefix("file://")))
-    raise ValueError("staging URI must start with s3:// or file://")
+    raise ValueError("staging URI must be s3://bucket/prefix/ or file:///absolute/dir/")
