@@ -1,0 +1,151 @@
+"""End to end with the real consumer: a broken destination, then a fix, then a replay.
+
+The consumer's default bucket does not exist, so 30 requests fail with
+`destination_not_found` (a permanent code). After the bucket is created,
+`replay --from results --code destination_not_found` must bring every file in exactly
+once, each replay answered by a succeeded result pointing at its original; a second
+replay must publish nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import unique
+from tests.integration.consumer_helpers import (
+    ConsumerProcess,
+    Reader,
+    consumer_env,
+    encode,
+    publish,
+    request,
+    stage,
+)
+from upload_stream_cli.main import run
+
+COUNT = 30
+FILE_TYPES = ("passport", "selfie")
+
+
+def _results(reader: Reader, topic: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for record in reader.of(topic):
+        value = record.json()
+        assert value["request_id"] not in found, f"two results for {value['request_id']}"
+        found[value["request_id"]] = value
+    return found
+
+
+def _all_keys(s3: Any, bucket: str) -> list[str]:
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+    return sorted(v["Key"] for page in pages for v in page.get("Versions", []))
+
+
+def _delete_bucket(s3: Any, bucket: str) -> None:
+    for key in _all_keys(s3, bucket):
+        s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_broken_destination_then_replay_uploads_every_file_exactly_once(
+    stack: Any,
+    kafka_topics: Any,
+    group_id: str,
+    s3: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    topics = kafka_topics("requests", "results", "dlq")
+    bucket = unique("late-bucket")  # not created yet: the destination is broken
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    originals = []
+    for i in range(COUNT):
+        user = f"user{i % 7}"
+        files = {t: stage(staging, f"{t} of {i}".encode(), f"{t}.pdf") for t in FILE_TYPES}
+        originals.append((user.encode(), encode(request(f"req-{i:03d}", user, files)), None))
+    publish(stack.bootstrap_servers, topics["requests"], originals)
+
+    env = consumer_env(
+        bootstrap=stack.bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        bucket=bucket,
+        staging=staging,
+        **stack.env(),
+        UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn"),
+        UPLOAD_STREAM_SSE="none",
+    )
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", *(k for k in env if k.endswith("_TOPIC"))):
+        monkeypatch.setenv(name, env[name])
+    reader = Reader(stack.bootstrap_servers, [topics["results"]])
+    consumer = ConsumerProcess(env, tmp_path / "consumer.log")
+    try:
+        reader.wait(lambda rs: len(rs) >= COUNT, 60, f"{COUNT} failed results")
+        failed = _results(reader, topics["results"])
+        assert sorted(failed) == [f"req-{i:03d}" for i in range(COUNT)]
+        for result in failed.values():
+            assert result["status"] == "failed"
+            assert {t: f["code"] for t, f in result["failures"].items()} == {
+                t: "destination_not_found" for t in FILE_TYPES
+            }
+            assert sorted(result["failed_sources"]) == list(FILE_TYPES)
+
+        # Without --code, a permanent failure is not replayed.
+        assert run(["replay", "--from", "results", "--dry-run"]) == 0
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"replay from results: published=0 dry_run=0 failed=0 skipped_already_replayed=0 "
+            f"skipped_succeeded_later=0 skipped_permanent={COUNT} skipped_limit=0 "
+            "not_replayable=0 still_invalid=0"
+        )
+
+        s3.create_bucket(Bucket=bucket)  # the fix
+        status = run(["replay", "--from", "results", "--code", "destination_not_found", "--json"])
+        out = capsys.readouterr().out.splitlines()
+        assert status == 0
+        assert json.loads(out[-1]) == {
+            "type": "summary",
+            "from": "results",
+            "counts": {
+                "published": COUNT, "dry_run": 0, "failed": 0,
+                "skipped_already_replayed": 0, "skipped_succeeded_later": 0,
+                "skipped_permanent": 0, "skipped_limit": 0, "not_replayable": 0,
+                "still_invalid": 0,
+            },
+        }  # fmt: skip
+
+        reader.wait(lambda rs: len(rs) >= 2 * COUNT, 60, "the replays' results")
+        reader.poll(1.0)  # a duplicate result would show up now
+        results = _results(reader, topics["results"])
+        replays = {rid: r for rid, r in results.items() if rid not in failed}
+        assert sorted(replays) == [f"req-{i:03d}.r2" for i in range(COUNT)]
+        for rid, result in replays.items():
+            assert (result["status"], result["attempt"], result["replay_of"]) == (
+                "succeeded", 2, rid.removesuffix(".r2"),
+            )  # fmt: skip
+            assert sorted(result["objects"]) == list(FILE_TYPES)
+        expected_keys = sorted(
+            obj["key"] for r in replays.values() for obj in r["objects"].values()
+        )
+        assert len(set(expected_keys)) == COUNT * len(FILE_TYPES)
+        assert _all_keys(s3, bucket) == expected_keys  # every file once, nothing else
+
+        # Safe to run twice: every lineage has now succeeded.
+        assert run(["replay", "--from", "results", "--code", "destination_not_found"]) == 0
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"replay from results: published=0 dry_run=0 failed=0 "
+            f"skipped_already_replayed=0 skipped_succeeded_later={COUNT} "
+            "skipped_permanent=0 skipped_limit=0 not_replayable=0 still_invalid=0"
+        )
+        assert _all_keys(s3, bucket) == expected_keys
+        assert consumer.stop() == 0
+    finally:
+        consumer.stop()  # idempotent: SIGTERM, then kill after a deadline
+        reader.close()
+        if bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+            _delete_bucket(s3, bucket)
