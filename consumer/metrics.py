@@ -55,7 +55,7 @@ class Metrics:
         )
         self.lag = Gauge(
             "upload_stream_consumer_lag",
-            "Messages behind the high watermark.",
+            "Messages not yet taken, behind the last stable offset.",
             ["topic", "partition"],
             registry=r,
         )
@@ -92,7 +92,11 @@ class Metrics:
             stats: dict[str, Any] = json.loads(raw)
             for topic, info in stats.get("topics", {}).items():
                 for partition, p in info.get("partitions", {}).items():
-                    lag = p.get("consumer_lag", -1)
+                    # Offsets go to the transaction, so librdkafka's consumer_lag (based on
+                    # offsets it committed itself) stays -1: use the last stable offset
+                    # (read_committed) minus the position the loop has taken.
+                    end, position = p.get("ls_offset", -1), p.get("app_offset", -1)
+                    lag = end - position if end >= 0 and position >= 0 else -1
                     if partition != "-1" and lag >= 0:
                         self.lag.labels(topic=topic, partition=partition).set(lag)
         except (ValueError, TypeError, AttributeError):

@@ -1,0 +1,149 @@
+"""at_least_once mode across a crash, and the observability endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from consumer.engine import UploadEngine
+from tests.integration.consumer_helpers import (
+    ConsumerProcess,
+    InProcessConsumer,
+    Reader,
+    consumer_env,
+    encode,
+    publish,
+    request,
+    stage,
+    wait_for,
+)
+from upload_stream_cli.devstack.ports import free_port
+
+COUNT = 100
+
+
+def test_at_least_once_kill_9_loses_nothing(
+    stack: Any, kafka_topics: Any, group_id: str, make_bucket: Any, s3: Any, tmp_path: Path
+) -> None:
+    topics = kafka_topics("requests", "results", "dlq")
+    env = consumer_env(
+        bootstrap=stack.bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        bucket=make_bucket("dest"),
+        staging=tmp_path,
+        **stack.env(),
+        UPLOAD_STREAM_PROCESSING_GUARANTEE="at_least_once",
+        UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="4",
+        UPLOAD_STREAM_SSE="none",
+    )
+    publish(
+        stack.bootstrap_servers,
+        topics["requests"],
+        [
+            (
+                b"u",
+                encode(
+                    request(
+                        f"req-{i:03d}",
+                        "u",
+                        {"doc": stage(tmp_path, f"{i}-{uuid.uuid4()}".encode())},
+                    )
+                ),
+                None,
+            )
+            for i in range(COUNT)
+        ],
+    )
+    reader = Reader(stack.bootstrap_servers, [topics["results"]])
+    first = ConsumerProcess(env, tmp_path / "first.log")
+    try:
+        reader.wait(lambda rs: len(rs) >= 20, 60, "20 results before the kill")
+        first.kill()
+        second = ConsumerProcess(env, tmp_path / "second.log")
+        try:
+            reader.wait(lambda rs: len({r.json()["request_id"] for r in rs}) >= COUNT, 90, "all")
+        finally:
+            assert second.stop() == 0
+    finally:
+        first.stop()
+        reader.close()
+    counts = Counter(r.json()["request_id"] for r in reader.records)
+    assert sorted(counts) == [f"req-{i:03d}" for i in range(COUNT)]
+    assert min(counts.values()) == 1
+    for read in reader.records:
+        obj = read.json()["objects"]["doc"]
+        body = s3.get_object(Bucket=obj["bucket"], Key=obj["key"])["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == obj["sha256"]
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_metrics_health_and_readiness(
+    stack: Any, kafka_topics: Any, group_id: str, make_bucket: Any, s3: Any, tmp_path: Path
+) -> None:
+    topics = kafka_topics("requests", "results", "dlq")
+    port = free_port()
+    env = consumer_env(
+        bootstrap=stack.bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        bucket=make_bucket("dest"),
+        staging=tmp_path,
+        UPLOAD_STREAM_METRICS_PORT=str(port),
+        UPLOAD_STREAM_STATS_INTERVAL_MS="500",
+        UPLOAD_STREAM_SSE="none",
+    )
+    consumer = InProcessConsumer(env)
+    consumer._engine = UploadEngine(consumer.engine_settings, s3_client=s3)
+    reader = Reader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
+    try:
+        wait_for(lambda: _get(port, "/healthz") == (200, "ok\n"), 10, "/healthz")
+        wait_for(lambda: _get(port, "/readyz") == (200, "ready\n"), 20, "/readyz")
+        publish(
+            stack.bootstrap_servers,
+            topics["requests"],
+            [
+                (b"1", encode(request("m-1", "1", {"doc": stage(tmp_path, b"12345")})), None),
+                (b"2", b"garbage", None),
+            ],
+        )
+        reader.wait(lambda rs: len(rs) == 2, 30, "a result and a dead letter")
+        metrics = consumer.metrics.registry
+        # Results are keyed like requests, so the result's partition is the request's.
+        partition = str(next(r.partition for r in reader.records if r.key == b"1"))
+        lag = {"topic": topics["requests"], "partition": partition}
+        wait_for(
+            lambda: metrics.get_sample_value("upload_stream_consumer_lag", lag) == 0,
+            10,
+            "a consumer lag of 0 on the request's partition",
+        )
+        status, text = _get(port, "/metrics")
+        assert status == 200
+        assert 'upload_stream_requests_total{code="",status="succeeded"} 1.0' in text
+        assert 'upload_stream_files_total{code="",status="uploaded"} 1.0' in text
+        assert "upload_stream_uploaded_bytes_total 5.0" in text
+        assert 'upload_stream_dead_letters_total{code="invalid_json"} 1.0' in text
+        assert "upload_stream_request_seconds_count 1.0" in text
+        assert "upload_stream_assigned_partitions 3.0" in text
+        assert _get(port, "/nothing")[0] == 404
+    finally:
+        assert consumer.stop() == 0
+        reader.close()
+    assert consumer.metrics.summary()["txn_committed"] >= 1
+    assert (
+        consumer.metrics.registry.get_sample_value(
+            "upload_stream_transactions_total", {"outcome": "committed"}
+        )
+        == consumer.metrics.summary()["txn_committed"]
+    )
