@@ -35,7 +35,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from upload_stream_cli.devstack.errors import MissingToolError, StackError
 from upload_stream_cli.devstack.ports import LOOPBACK, free_ports, port_open
-from upload_stream_cli.devstack.process import launch, make_workdir, stop_process, tail
+from upload_stream_cli.devstack.process import launch, make_workdir, run, stop_process, tail
 
 KAFKA_VERSION = "4.1.1"
 CACHE_DIR_ENV = "UPLOAD_STREAM_CACHE_DIR"
@@ -114,10 +114,11 @@ def ensure_kafka_jars(version: str = KAFKA_VERSION, root: Path | None = None) ->
             # mvn may write next to the pom; the installed package may be read-only.
             pom = Path(work) / "pom.xml"
             pom.write_bytes(resources.files(__package__).joinpath("pom.xml").read_bytes())
+            mvn_log = Path(work) / "mvn.log"
             argv = [
                 mvn,
-                "-q",
                 "-B",
+                "--no-transfer-progress",
                 "-f",
                 str(pom),
                 "dependency:copy-dependencies",
@@ -127,19 +128,16 @@ def ensure_kafka_jars(version: str = KAFKA_VERSION, root: Path | None = None) ->
             ]
             log.info("resolving Kafka %s jars into %s", version, libs)
             try:
-                done = subprocess.run(
-                    argv, capture_output=True, text=True, timeout=_MVN_TIMEOUT, check=False
-                )
-            except subprocess.TimeoutExpired as exc:
+                status = run(argv, log=mvn_log, timeout=_MVN_TIMEOUT, cwd=Path(work))
+            except subprocess.TimeoutExpired:
                 raise StackError(
-                    f"mvn did not resolve Kafka {version} within {exc.timeout} s"
+                    f"mvn did not resolve Kafka {version} within {_MVN_TIMEOUT} s"
                 ) from None
-        if done.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
-            output = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
-            raise StackError(
-                f"mvn could not resolve the Kafka {version} jars (exit {done.returncode}):\n"
-                f"{output}"
-            )
+            if status != 0 or not any(libs.glob("kafka_2.13-*.jar")):
+                raise StackError(
+                    f"mvn could not resolve the Kafka {version} jars (exit {status}):\n"
+                    f"{tail(mvn_log)}"
+                )
         marker.write_text(f"kafka {version}\n", encoding="utf-8")
     return libs
 
@@ -159,8 +157,15 @@ def find_java() -> str:
 
 
 def new_cluster_id() -> str:
-    """A random KRaft cluster id: 16 bytes, URL-safe base64 without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+    """A random KRaft cluster id: 16 bytes, URL-safe base64 without padding (22 chars).
+
+    Like Kafka's own `Uuid.randomUuid()`, never one starting with "-": StorageTool's argument
+    parser would take it for an option (1 run in 64 failed that way).
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not text.startswith("-"):
+            return text
 
 
 def broker_properties(port: int, controller_port: int, data_dir: Path) -> dict[str, str]:
@@ -420,11 +425,14 @@ class KafkaBroker:
             "-c",
             str(workdir / "server.properties"),
         ]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-        if done.returncode != 0:
+        format_log = workdir / "logs" / "format.out"
+        try:
+            status = run(argv, log=format_log, timeout=120.0, cwd=workdir)
+        except subprocess.TimeoutExpired:
+            status = -1
+        if status != 0:
             raise StackError(
-                f"formatting Kafka storage failed (exit {done.returncode}):\n"
-                f"{done.stdout}{done.stderr}\n{self.log_tail()}"
+                f"formatting Kafka storage failed (exit {status}):\n{tail(format_log)}"
             )
 
     def _java_argv(self) -> list[str]:

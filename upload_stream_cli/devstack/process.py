@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import gevent
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -51,18 +53,47 @@ def launch(
 
     The child gets its own session so a Ctrl-C in the terminal reaches only us; we then stop
     the children in order instead of having them race us.
+
+    Under gevent, Popen yields to the hub after fork while it waits for exec. If the calling
+    greenlet is killed there (`upload-stream dev` cancels its start-up that way), Popen raises
+    and the child it already forked would have no owner. So Popen runs in a greenlet of its
+    own, and a caller killed meanwhile stops the child before re-raising.
     """
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            start_new_session=True,
-            preexec_fn=_die_with_parent_preexec(),  # noqa: PLW1509 - see its docstring
-        )
+
+    def spawn() -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+                preexec_fn=_die_with_parent_preexec(),  # noqa: PLW1509 - see its docstring
+            )
+
+    spawner = gevent.spawn(spawn)
+    try:
+        proc: subprocess.Popen[bytes] = spawner.get()
+    except BaseException:
+        spawner.join()  # let the fork finish, then undo it
+        if spawner.successful():
+            stop_process(spawner.value, timeout=10.0)
+        raise
+    return proc
+
+
+def run(argv: Sequence[str], *, log: Path, timeout: float, cwd: Path | None = None) -> int:
+    """Run `argv` to completion like `launch` (output appended to `log`, dies with us) and
+    return its exit status. On a timeout, or when the caller is killed or interrupted, the
+    child is stopped first; a timeout then raises subprocess.TimeoutExpired."""
+    proc = launch(argv, log=log, cwd=cwd)
+    try:
+        return proc.wait(timeout)
+    except BaseException:
+        stop_process(proc, timeout=5.0)
+        raise
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> int:

@@ -11,10 +11,13 @@ Each part comes from the first of these that applies:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -39,6 +42,7 @@ DOCKER_ENV = "UPLOAD_STREAM_DOCKER"
 
 #: Confluent's image: testcontainers' KafkaContainer drives its start scripts.
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+_DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 
 Source = Literal["env", "docker", "local"]
 
@@ -48,21 +52,36 @@ log = logging.getLogger(__name__)
 def docker_available(timeout: float = 3.0) -> bool:
     """True when a Docker engine answers a ping within `timeout` seconds.
 
-    Without an engine the Docker SDK fails at once (no socket); the timeout bounds the case
-    of a `DOCKER_HOST` that does not answer.
+    No socket and no `DOCKER_HOST` answers False at once, without the Docker SDK; the timeout
+    bounds the case of a `DOCKER_HOST` that does not answer.
     """
     if os.environ.get(DOCKER_ENV, "").strip().lower() in {"0", "false", "no", "off"}:
         return False
-    try:
-        import docker  # type: ignore[import-untyped]  # testcontainers' dependency
-
-        client = docker.from_env(timeout=timeout)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:  # any failure means "use something else"
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host and not Path(_DEFAULT_DOCKER_SOCKET).exists():
         return False
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+        return False
+    # The SDK leaks its socket when the engine fails to answer; under `-W error` (the tests)
+    # the ResourceWarning from its finaliser would be reported against an unrelated test.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return _ping_docker(timeout)
+        except Exception:  # any failure means "use something else"
+            return False
+        finally:
+            gc.collect()
+
+
+def _ping_docker(timeout: float) -> bool:
+    import docker  # type: ignore[import-untyped]  # testcontainers' dependency
+
+    client = docker.from_env(timeout=timeout)
+    try:
+        return bool(client.ping())
+    finally:
+        client.close()
 
 
 class Stack:

@@ -1,0 +1,215 @@
+"""The test harness: gevent patching, fake AWS credentials, and the real local stack.
+
+The product runs monkey-patched (see `upload_stream_cli.entry`), so the tests do too, and
+patching must come before anything imports botocore (else boto3 clients die with a
+RecursionError in ssl). Hence the first statements of this file.
+
+Fixtures (details in each docstring):
+
+- `stack` (session): a started `Stack` with `.bootstrap_servers`, `.s3_endpoint`, `.broker`.
+  Started only when a test asks for it, so `pytest tests/unit` never starts Java.
+- `local_broker`: the local `KafkaBroker` for tests that stop, kill or pause it.
+- `kafka_config`, `kafka_topics(*roles, partitions=3)`, `group_id`: Kafka helpers.
+- `s3`, `make_bucket(prefix="test")`: S3 helpers.
+
+A stack that cannot start skips the tests that need it on a laptop, and fails them when the
+`CI` environment variable is set: CI must never pass by skipping.
+"""
+
+import sys
+
+if "botocore" in sys.modules:
+    raise RuntimeError(
+        "botocore was imported before gevent patched the standard library (by a pytest plugin "
+        "or an earlier conftest); boto3 clients would fail with a RecursionError in ssl"
+    )
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, Any, NoReturn  # noqa: E402
+
+import pytest  # noqa: E402
+
+from upload_stream_cli.devstack.errors import StackError  # noqa: E402
+from upload_stream_cli.devstack.kafka import (  # noqa: E402
+    KafkaBroker,
+    create_topics,
+    ensure_kafka_jars,
+)
+from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, s3_client  # noqa: E402
+from upload_stream_cli.devstack.stack import KAFKA_ENV, Stack, docker_available  # noqa: E402
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Fake credentials for the whole session (values already set win): nothing under test may
+# reach real AWS or wait for an EC2 metadata service.
+for _name, _value in FAKE_AWS_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+_TESTS = Path(__file__).resolve().parent
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip on a laptop, fail under CI: a missing service must never look like a pass."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def unique(prefix: str) -> str:
+    """A lowercase name unique to this call, valid for topics, groups and buckets."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration as `integration`."""
+    integration = _TESTS / "integration"
+    for item in items:
+        if integration in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Resolve the Kafka jars before any test runs when a selected test needs the stack.
+
+    A cold Maven download can take minutes, and pytest-timeout counts fixture set-up against
+    the first test that asks for `stack`. Failures are left for that fixture to report.
+    """
+    if os.environ.get(KAFKA_ENV) or not any(
+        "stack" in getattr(i, "fixturenames", ()) for i in session.items
+    ):
+        return
+    if docker_available():
+        return
+
+    with contextlib.suppress(StackError):
+        ensure_kafka_jars()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The started local stack, shared by the whole session.
+
+    Kafka and S3 come from `KAFKA_BOOTSTRAP_SERVERS` / `AWS_ENDPOINT_URL` when set, else a
+    testcontainers broker when Docker answers, else a local Java broker and a moto server
+    (see `upload_stream_cli.devstack.stack`). The default topics and buckets exist. Use
+    `.bootstrap_servers`, `.s3_endpoint`, `.env()` (variables for a subprocess) and
+    `.broker` (the local `KafkaBroker`, or None). Prefer `kafka_topics` and `make_bucket`
+    to the shared default topics and buckets, so tests do not see each other's data.
+    """
+    started = Stack()
+    try:
+        started.start()
+        started.provision()
+    except StackError as exc:
+        started.close()
+        unavailable(f"the local stack did not start: {exc}")
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+def local_broker(stack: Stack) -> Iterator[KafkaBroker]:
+    """The stack's local `KafkaBroker`, for tests that `stop()`/`start()`, `kill()` or
+    `pause()`/`resume()` it. After the test it is resumed and restarted if needed, so the
+    next test finds it running. Skips when Kafka is not a local broker (nothing to stop)."""
+    broker = stack.broker
+    if broker is None:
+        pytest.skip(f"Kafka comes from {stack.kafka_source}, not a local broker")
+    try:
+        yield broker
+    finally:
+        broker.resume()
+        if not broker.running:
+            broker.start()
+
+
+@pytest.fixture
+def kafka_config(stack: Stack) -> dict[str, str]:
+    """`{"bootstrap.servers": ...}` for the stack's broker; copy it and add your settings."""
+    return {"bootstrap.servers": stack.bootstrap_servers}
+
+
+@pytest.fixture
+def kafka_topics(stack: Stack) -> Iterator[Callable[..., dict[str, str]]]:
+    """Factory: `kafka_topics(*roles, partitions=3) -> {role: topic}` creates fresh topics
+    with unique names (ready to use: every partition has a leader), e.g.
+    `kafka_topics("requests", "results", "dlq")["requests"]`. They are deleted afterwards."""
+    created: list[str] = []
+
+    def make(*roles: str, partitions: int = 3) -> dict[str, str]:
+        names = {role: unique(f"test.{role}") for role in roles}
+        create_topics(stack.bootstrap_servers, names.values(), partitions)
+        created.extend(names.values())
+        return names
+
+    yield make
+    if created:
+        _delete_topics(stack.bootstrap_servers, created)
+
+
+def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    """Best effort: keeps a long session's broker small; a failure here is not the test's."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    for future in admin.delete_topics(names, operation_timeout=10).values():
+        with contextlib.suppress(Exception):
+            future.result(timeout=15)
+
+
+@pytest.fixture
+def group_id() -> str:
+    """A fresh consumer group id, so no committed offsets leak between tests."""
+    return unique("test-group")
+
+
+@pytest.fixture
+def s3(stack: Stack) -> Iterator["S3Client"]:
+    """A boto3 S3 client on the stack's endpoint (fake credentials for the local moto)."""
+    client = s3_client(stack.s3_endpoint, fake_credentials=stack.fake_credentials)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_bucket(s3: "S3Client") -> Iterator[Callable[..., str]]:
+    """Factory: `make_bucket(prefix="test") -> name` creates a bucket with a unique lowercase
+    name. Buckets are emptied and deleted afterwards (moto never gives memory back)."""
+    created: list[str] = []
+
+    def make(prefix: str = "test") -> str:
+        name = unique(prefix.lower())
+        s3.create_bucket(Bucket=name)
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        _delete_bucket(s3, name)
+
+
+def _delete_bucket(s3: "S3Client", name: str) -> None:
+    """Best effort: delete every object version, then the bucket."""
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=name)
+        for page in pages:
+            doomed: list[Any] = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            if doomed:
+                s3.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+        s3.delete_bucket(Bucket=name)
+    except Exception:
+        pass
