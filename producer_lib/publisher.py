@@ -65,7 +65,7 @@ class RequestPublisher:
                 "enable.idempotence": True,
                 "acks": "all",
                 "message.timeout.ms": max(1, int(timeout_s * 1000)),
-                "linger.ms": 5,
+                "linger.ms": 2,  # latency of a lone publish vs. batching of concurrent ones
                 "logger": logging.getLogger("producer_lib.librdkafka"),
                 "error_cb": _log_kafka_error,
             }

@@ -42,11 +42,16 @@ def default_s3_client() -> S3Client:
     import boto3
     from botocore.config import Config
 
+    from consumer.settings import EngineSettings
+
+    # The consumer's addressing knob (UPLOAD_STREAM_S3_ADDRESSING_STYLE), so both ends of a
+    # deployment address the endpoint the same way.
     config = Config(
         connect_timeout=5,
         read_timeout=60,
         retries={"max_attempts": 5, "mode": "standard"},
         max_pool_connections=32,
+        s3={"addressing_style": EngineSettings().s3_addressing_style},
     )
     client: S3Client = boto3.session.Session().client("s3", config=config)
     return client
