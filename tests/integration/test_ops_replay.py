@@ -149,3 +149,94 @@ def test_broken_destination_then_replay_uploads_every_file_exactly_once(
         reader.close()
         if bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
             _delete_bucket(s3, bucket)
+
+
+def test_policy_rejections_replay_from_dlq_after_the_config_is_fixed(
+    stack: Any,
+    kafka_topics: Any,
+    group_id: str,
+    make_bucket: Any,
+    s3: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The consumer's own dead letters: `dlq list` reads its headers, and after the
+    allowed buckets are fixed, a replay from the DLQ succeeds for exactly the fixable ones."""
+    topics = kafka_topics("requests", "results", "dlq")
+    default, other = make_bucket("dest"), make_bucket("other")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    files = {"passport": stage(staging, b"fixable", "p.pdf")}
+    publish(
+        stack.bootstrap_servers,
+        topics["requests"],
+        [
+            (b"u1", encode(request("pol-1", "u1", files, bucket=other)), None),
+            (b"u2", encode(request("pol-2", "u2", files, bucket=other)), None),
+            (b"u3", b"\x1b[31m{not json", None),
+            (b"u4", encode({**request("inv-1", "u4", files), "created_at": "yesterday"}), None),
+        ],
+    )
+    env = consumer_env(
+        bootstrap=stack.bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        bucket=default,
+        staging=staging,
+        **stack.env(),
+        UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn"),
+        UPLOAD_STREAM_SSE="none",
+    )
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", *(k for k in env if k.endswith("_TOPIC"))):
+        monkeypatch.setenv(name, env[name])
+    reader = Reader(stack.bootstrap_servers, [topics["dlq"], topics["results"]])
+    first = ConsumerProcess(env, tmp_path / "first.log")
+    fixed: ConsumerProcess | None = None
+    try:
+        reader.wait(lambda rs: len(reader.of(topics["dlq"])) >= 4, 60, "4 dead letters")
+        assert first.stop() == 0
+
+        assert run(["dlq", "list", "--counts", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {
+            "type": "summary",
+            "total": 4,
+            "by_reason_code": {"bucket_not_allowed": 2, "invalid_json": 1, "invalid_request": 1},
+        }
+
+        fixed = ConsumerProcess(
+            {**env, "UPLOAD_STREAM_ALLOWED_BUCKETS": f"{default},{other}"},
+            tmp_path / "fixed.log",
+        )
+        assert run(["replay", "--from", "dlq"]) == 0
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            "replay from dlq: published=2 dry_run=0 failed=0 skipped_already_replayed=0 "
+            "skipped_succeeded_later=0 skipped_permanent=0 skipped_limit=0 not_replayable=1 "
+            "still_invalid=1"
+        )
+        results_topic = topics["results"]
+
+        def replayed(_: object) -> bool:
+            ids = {r.json()["request_id"] for r in reader.of(results_topic)}
+            return {"pol-1.r2", "pol-2.r2"} <= ids
+
+        reader.wait(replayed, 60, "results of the two replays")
+        reader.poll(1.0)
+        results = [r.json() for r in reader.of(results_topic)]
+        assert sorted((r["request_id"], r["status"], r["replay_of"]) for r in results) == [
+            ("inv-1", "failed", None),
+            ("pol-1", "failed", None),
+            ("pol-1.r2", "succeeded", "pol-1"),
+            ("pol-2", "failed", None),
+            ("pol-2.r2", "succeeded", "pol-2"),
+        ]
+        keys = s3.list_objects_v2(Bucket=other)["Contents"]
+        assert [k["Key"] for k in keys] == [
+            f"kyc_documents/user_{u}/passport/{files['passport']['sha256']}.pdf" for u in ("u1", "u2")
+        ]
+        assert fixed.stop() == 0
+    finally:
+        first.stop()
+        if fixed is not None:
+            fixed.stop()
+        reader.close()

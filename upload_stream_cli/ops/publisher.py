@@ -78,6 +78,10 @@ class ReplayPublisher:
 
     def finish(self, timeout_s: float = 60.0) -> None:
         """Wait for every delivery report; what is still unreported then has failed."""
-        self._producer.flush(timeout_s)
+        if self._producer.flush(timeout_s):
+            # Purged messages get their delivery reports (as errors) on the next poll.
+            self._producer.purge()
+            self._producer.flush(0)
         for token in sorted(self._pending):
             self._pending.pop(token)(f"not acknowledged within {timeout_s:.0f} s")
+        self._producer.close()  # nothing is outstanding now, so this does not wait
