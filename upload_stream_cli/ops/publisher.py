@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from schemas import UploadRequest, encode_request, message_key, request_headers
 from upload_stream_cli.ops.errors import OpsError
+from upload_stream_cli.ops.topics import QUIET, kafka_reason
 
 # Called once per request: None when delivered, else why not.
 Done = Callable[[str | None], None]
@@ -37,6 +38,7 @@ class ReplayPublisher:
             self._producer = Producer(
                 {
                     **connection,
+                    **QUIET,
                     "enable.idempotence": True,
                     "acks": "all",
                     "linger.ms": 5,
@@ -45,7 +47,7 @@ class ReplayPublisher:
                 }
             )
         except KafkaException as exc:
-            raise OpsError(f"cannot create the producer: {exc.args[0]}") from None
+            raise OpsError(f"cannot create the producer: {kafka_reason(exc)}") from None
 
     def send(self, request: UploadRequest, done: Done) -> None:
         token = self._next
@@ -72,7 +74,7 @@ class ReplayPublisher:
                 self._producer.poll(_QUEUE_FULL_WAIT_S)
             except KafkaException as exc:
                 self._pending.pop(token, None)
-                done(str(exc.args[0]))
+                done(kafka_reason(exc))
                 return
         self._producer.poll(0)
 

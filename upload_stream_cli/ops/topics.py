@@ -23,6 +23,14 @@ from upload_stream_cli.ops.errors import OpsError
 
 _BATCH = 500
 _POLL_S = 0.5
+# librdkafka logs every failed connection attempt to stderr, many per second; an operator
+# gets the reason once, from the error that ends the command, instead.
+QUIET = {"log_level": 0}
+
+
+def kafka_reason(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ def _ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, tuple[int
     try:
         meta = consumer.list_topics(topic, timeout=timeout)
     except KafkaException as exc:
-        raise OpsError(f"cannot reach Kafka: {exc.args[0]}") from None
+        raise OpsError(f"cannot reach Kafka: {kafka_reason(exc)}") from None
     found = meta.topics.get(topic)
     if found is None or found.error is not None:
         if found is not None and found.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
@@ -82,6 +90,7 @@ def read_to_end(
     consumer = Consumer(
         {
             **connection,
+            **QUIET,
             "group.id": f"upload-stream-ops-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
