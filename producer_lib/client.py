@@ -16,9 +16,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-from consumer.engine.model import LocalBlob
 from producer_lib.builder import build_request, check_names, new_request_id
 from producer_lib.publish_errors import InvalidUploadError, ProducerConfigError
 from producer_lib.publisher import RequestPublisher
@@ -28,9 +27,14 @@ from producer_lib.staging import BlobSource, Stager, delete_quietly, stager_from
 from schemas import BlobRef, UploadRequest, UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT
 
+if TYPE_CHECKING:
+    # Not at run time: `consumer.engine` imports botocore, which a gevent application
+    # must be able to import only after monkey-patching.
+    from consumer.engine.model import LocalBlob
+
 # A BlobRef is already staged (passed through); a LocalBlob carries its own content type
 # and filename (AWSService's Kafka mode).
-FileSource = BlobSource | BlobRef | LocalBlob
+FileSource = Union[BlobSource, BlobRef, "LocalBlob"]
 FilesArg = Mapping[str, FileSource | None]
 
 
@@ -261,6 +265,8 @@ class UploadClient:
 
 
 def _stage_one(stager: Stager, source: BlobSource | LocalBlob) -> BlobRef:
+    from consumer.engine.model import LocalBlob
+
     if isinstance(source, LocalBlob):
         return stager.stage(
             source.stream, content_type=source.content_type, filename=source.filename

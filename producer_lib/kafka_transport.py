@@ -10,10 +10,13 @@ ResultTimeout (the request was published; its id is on the error).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from consumer.engine.model import LocalBlob
 from producer_lib.client import UploadClient, default_client
 from schemas import UploadResult
+
+if TYPE_CHECKING:
+    from consumer.engine.model import LocalBlob
 
 
 class KafkaTransport:
