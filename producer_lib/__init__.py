@@ -1,23 +1,78 @@
 """The producer side of upload-stream: stage and publish requests, or upload directly.
 
-`from producer_lib import AWSService` is the legacy concurrent-upload API. It is loaded on
-first use (PEP 562), so importing another producer_lib module does not import boto3:
-a gevent application must be able to monkey-patch before boto3 is imported.
+`from producer_lib import AWSService` is the legacy concurrent-upload API;
+`from producer_lib import UploadClient` stages, publishes and awaits results (request/reply);
+`ResultReader` reads results downstream. Every name is loaded on first use (PEP 562), so
+importing producer_lib does not import boto3: a gevent application must be able to
+monkey-patch before boto3 is imported.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from producer_lib.aws_service import AWSService
+    from producer_lib.client import PendingUpload, UploadClient, UploadSpec
+    from producer_lib.dir_staging import DirStager
+    from producer_lib.kafka_transport import KafkaTransport
+    from producer_lib.publish_errors import (
+        ProducerLibError,
+        PublishError,
+        ReplyChannelError,
+        ResultTimeout,
+        StagingError,
+    )
+    from producer_lib.publisher import RequestPublisher
+    from producer_lib.reader import ResultReader, UnreadableResult
+    from producer_lib.reply_router import ReplyRouter
+    from producer_lib.s3_staging import S3Stager
+    from producer_lib.settings import ProducerSettings
 
-__all__ = ["AWSService"]
+_WHERE = {
+    "AWSService": "producer_lib.aws_service",
+    "UploadClient": "producer_lib.client",
+    "UploadSpec": "producer_lib.client",
+    "PendingUpload": "producer_lib.client",
+    "DirStager": "producer_lib.dir_staging",
+    "S3Stager": "producer_lib.s3_staging",
+    "KafkaTransport": "producer_lib.kafka_transport",
+    "ProducerLibError": "producer_lib.publish_errors",
+    "PublishError": "producer_lib.publish_errors",
+    "ReplyChannelError": "producer_lib.publish_errors",
+    "ResultTimeout": "producer_lib.publish_errors",
+    "StagingError": "producer_lib.publish_errors",
+    "RequestPublisher": "producer_lib.publisher",
+    "ResultReader": "producer_lib.reader",
+    "UnreadableResult": "producer_lib.reader",
+    "ReplyRouter": "producer_lib.reply_router",
+    "ProducerSettings": "producer_lib.settings",
+}
+
+__all__ = [
+    "AWSService",
+    "DirStager",
+    "KafkaTransport",
+    "PendingUpload",
+    "ProducerLibError",
+    "ProducerSettings",
+    "PublishError",
+    "ReplyChannelError",
+    "ReplyRouter",
+    "RequestPublisher",
+    "ResultReader",
+    "ResultTimeout",
+    "S3Stager",
+    "StagingError",
+    "UnreadableResult",
+    "UploadClient",
+    "UploadSpec",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AWSService":
-        from producer_lib.aws_service import AWSService
-
-        return AWSService
-    raise AttributeError(f"module 'producer_lib' has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'producer_lib' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
