@@ -6,8 +6,8 @@ of it can be grouped without following a chain, and "latest result per lineage" 
 dict lookup. `attempt` orders the attempts.
 
 Replay ids are derived, not random: `{root}.r{attempt}`. Running the same replay twice
-computes the same id, so the tool can see it was already published, and the consumer's
-idempotency key stops a second upload even if it were published again.
+computes the same id, so the tool can see it was already published; and were it
+published twice, content-addressed keys still make one object.
 """
 
 from __future__ import annotations
