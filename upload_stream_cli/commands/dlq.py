@@ -10,6 +10,7 @@ import argparse
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from consumer.settings import ConsumerSettings, KafkaConnection
@@ -57,25 +58,27 @@ def register(subparsers: Any) -> None:
         add_filter_arguments(sub, code_help=code_help)
 
 
-def _read(args: argparse.Namespace) -> list[DlqRecord]:
+def _read(args: argparse.Namespace) -> Iterator[DlqRecord]:
     selected = build_filter(args, DLQ_CODES)
     settings = ConsumerSettings()
     records = read_to_end(
         KafkaConnection().librdkafka(), settings.dlq_topic, timeout_s=args.timeout
     )
-    return list(read_dlq(records, selected, max_files_per_request=settings.max_files_per_request))
+    return read_dlq(records, selected, max_files_per_request=settings.max_files_per_request)
 
 
 def _list(args: argparse.Namespace) -> int:
+    # Streamed, so a large DLQ is listed in constant memory; partitions are read
+    # interleaved, and each line starts with its PARTITION:OFFSET.
+    counts: Counter[str] = Counter()
     try:
-        items = _read(args)
+        for item in _read(args):
+            counts[item.code] += 1
+            if not args.counts:
+                print(to_json(dlq_object(item)) if args.json else dlq_line(item))
     except OpsError as exc:
         print(f"upload-stream dlq: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    counts = Counter(item.code for item in items)
-    if not args.counts:
-        for item in items:
-            print(to_json(dlq_object(item)) if args.json else dlq_line(item))
     if args.json:
         print(to_json(counts_object(counts)))
     else:
@@ -96,12 +99,12 @@ def _positions(texts: list[str]) -> set[tuple[int, int]]:
 def _show(args: argparse.Namespace) -> int:
     wanted = _positions(args.at)
     try:
-        items = _read(args)
+        items = [
+            i for i in _read(args) if not wanted or (i.record.partition, i.record.offset) in wanted
+        ]
     except OpsError as exc:
         print(f"upload-stream dlq: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    if wanted:
-        items = [i for i in items if (i.record.partition, i.record.offset) in wanted]
     for item in items:
         if args.json:
             print(to_json(dlq_object(item, detail=True)))
