@@ -214,24 +214,23 @@ class Dispatcher:
         self._wake()
 
     def _upload(self, record: Record, accepted: Accepted) -> None:
-        outputs: list[Output] = []
+        job = accepted.job
         try:
             with self._metrics.latency.time():
-                try:
-                    outcome = self._engine.upload(accepted.job)
-                except Exception as exc:  # the engine promises not to raise; never lose one
-                    log.exception("engine raised", extra={"request_id": accepted.job.request_id})
-                    outcome = _crashed(accepted.job, exc)
-            result = result_for_request(
-                accepted.request, bucket=accepted.job.bucket, outcome=outcome
-            )
-            outputs = [result_output(accepted.reply_topic, result, accepted.traceparent)]
-            self._count(outcome, result.status.value, accepted.job.request_id)
+                outcome = self._engine.upload(job)
+            outputs = self._result(accepted, outcome)
+        except Exception as exc:  # the engine promises not to raise; a request is never lost
+            log.exception("upload failed unexpectedly", extra={"request_id": job.request_id})
+            outputs = self._result(accepted, _crashed(job, exc))
         finally:
             self._slots.release()
-            if outputs:
-                self._ledger.complete(record, outputs)
-            self._wake()
+        self._ledger.complete(record, outputs)
+        self._wake()
+
+    def _result(self, accepted: Accepted, outcome: UploadOutcome) -> list[Output]:
+        result = result_for_request(accepted.request, bucket=accepted.job.bucket, outcome=outcome)
+        self._count(outcome, result.status.value, accepted.job.request_id)
+        return [result_output(accepted.reply_topic, result, accepted.traceparent)]
 
     def _count(self, outcome: UploadOutcome, status: str, request_id: str) -> None:
         self._metrics.request_done(status)

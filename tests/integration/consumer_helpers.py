@@ -28,6 +28,7 @@ from consumer.kafka_io import offload
 
 REPO = Path(__file__).resolve().parents[2]
 HeaderList = list[tuple[str, bytes | None]]
+ProduceHeaders = list[tuple[str, str | bytes | None]]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> None:
@@ -76,7 +77,7 @@ def publish(
 ) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **config})
     for key, value, headers in records:
-        producer.produce(topic, key=key, value=value, headers=headers)
+        producer.produce(topic, key=key, value=value, headers=ProduceHeaders(headers or []))
     remaining = offload(producer.flush, 30.0)
     assert remaining == 0
 
@@ -123,15 +124,13 @@ class Reader:
         for message in offload(self._consumer.consume, 500, seconds):
             if message.error():
                 continue
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            assert topic is not None and partition is not None and offset is not None
+            headers = message.headers() or []
+            assert isinstance(headers, list)
+            pairs = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers]
             self.records.append(
-                Read(
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
-                    message.key(),
-                    message.value(),
-                    list(message.headers() or []),
-                )
+                Read(topic, partition, offset, message.key(), message.value(), pairs)
             )
 
     def wait(

@@ -26,6 +26,22 @@ from tests.integration.consumer_helpers import (
 SLOW_S = 8.0  # > max.poll.interval.ms below
 
 
+class HubTicker:
+    """A greenlet ticking every 10 ms; the longest gap is how long the hub was frozen."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.greenlet = gevent.spawn(self._tick)
+
+    def _tick(self) -> None:
+        last = time.monotonic()
+        while True:
+            gevent.sleep(0.01)
+            now = time.monotonic()
+            self.longest = max(self.longest, now - last - 0.01)
+            last = now
+
+
 class SlowEngine:
     """The real engine, with a delay before requests whose id starts with `slow-`."""
 
@@ -66,6 +82,7 @@ def test_upload_longer_than_max_poll_interval_is_not_evicted(
     consumer = InProcessConsumer(env)
     consumer._engine = SlowEngine(UploadEngine(consumer.engine_settings, s3_client=s3))
     reader = Reader(stack.bootstrap_servers, [topics["results"]])
+    ticker = HubTicker()  # after the imports and client set-up above, which are CPU-bound
     try:
         ids = ["slow-1", "fast-1", "fast-2", "fast-3"]
         started = time.monotonic()
@@ -91,9 +108,13 @@ def test_upload_longer_than_max_poll_interval_is_not_evicted(
         assert {r["status"] for r in results.values()} == {"succeeded"}
         assert time.monotonic() - started >= SLOW_S  # the fast ones waited for the slot
         assert paused.get_sample_value("upload_stream_paused_partitions") == 0
+        # Polling, pausing and transactions never froze the hub (a blocking poll: ~1 s).
+        print(f"longest hub stall: {ticker.longest * 1000:.1f} ms")
+        assert ticker.longest < 0.2, f"hub stalled {ticker.longest * 1000:.0f} ms"
     finally:
         assert consumer.stop() == 0
         reader.close()
+        ticker.greenlet.kill()
     # One assignment, revoked only by our stop: never evicted while the upload ran.
     events = [r.getMessage().split(" ")[0] for r in caplog.records if r.name == "consumer.loop"]
     assert [e for e in events if e in ("assigned", "revoked", "lost")] == ["assigned", "revoked"]

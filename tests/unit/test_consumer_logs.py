@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from pydantic import SecretStr
+
 from consumer.logs import JsonFormatter, TextFormatter
 from consumer.settings import KafkaConnection
 
@@ -38,7 +40,7 @@ def test_text_line_appends_context() -> None:
 
 
 def test_settings_mask_the_sasl_password() -> None:
-    connection = KafkaConnection(sasl_username="svc", sasl_password="hunter2")  # type: ignore[arg-type]
+    connection = KafkaConnection(sasl_username="svc", sasl_password=SecretStr("hunter2"))
     assert "hunter2" not in repr(connection)
     assert "hunter2" not in str(connection.model_dump())
     assert connection.librdkafka()["sasl.password"] == "hunter2"
