@@ -15,7 +15,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from schemas import Headers
 from upload_stream_cli.errors import UsageError
@@ -46,16 +53,22 @@ class Record:
     timestamp_ms: int | None = None
 
 
-def _record(message: object) -> Record:
-    kind, stamp = message.timestamp()  # type: ignore[attr-defined]
+def _headers(message: Message) -> Headers:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v.encode("utf-8") if isinstance(v, str) else v) for k, v in pairs]
+
+
+def _record(message: Message, partition: int, offset: int) -> Record:
+    kind, stamp = message.timestamp()
     return Record(
-        topic=message.topic(),  # type: ignore[attr-defined]
-        partition=message.partition(),  # type: ignore[attr-defined]
-        offset=message.offset(),  # type: ignore[attr-defined]
-        value=message.value(),  # type: ignore[attr-defined]
-        key=message.key(),  # type: ignore[attr-defined]
-        headers=list(message.headers() or []),  # type: ignore[attr-defined]
-        timestamp_ms=stamp if kind != 0 else None,  # 0: TIMESTAMP_NOT_AVAILABLE
+        topic=message.topic() or "",
+        partition=partition,
+        offset=offset,
+        value=message.value(),
+        key=message.key(),
+        headers=_headers(message),
+        timestamp_ms=stamp if kind != TIMESTAMP_NOT_AVAILABLE else None,
     )
 
 
@@ -115,22 +128,20 @@ def read_to_end(
         consumer.close()
 
 
-def _handle(message: object, pending: dict[int, int]) -> Iterator[Record]:
-    partition: int = message.partition()  # type: ignore[attr-defined]
-    error = message.error()  # type: ignore[attr-defined]
+def _handle(message: Message, pending: dict[int, int]) -> Iterator[Record]:
+    partition, offset, error = message.partition(), message.offset(), message.error()
     if error is not None:
         if error.code() == KafkaError._PARTITION_EOF:
             # With read_committed the end may sit below the high watermark (an open
             # transaction, or the last offset is a commit marker): EOF is the end.
-            pending.pop(partition, None)
+            pending.pop(partition if partition is not None else -1, None)
             return
         if error.fatal() or not error.retriable():
             raise OpsError(f"reading partition {partition}: {error.str()}")
         return
-    if partition not in pending:
+    if partition is None or offset is None or partition not in pending:
         return
-    offset: int = message.offset()  # type: ignore[attr-defined]
     if offset < pending[partition]:
-        yield _record(message)
+        yield _record(message, partition, offset)
     if offset + 1 >= pending[partition]:
         pending.pop(partition, None)
