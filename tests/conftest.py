@@ -106,12 +106,15 @@ def stack() -> Iterator[Stack]:
     to the shared default topics and buckets, so tests do not see each other's data.
     """
     started = Stack()
+    failure = None
     try:
         started.start()
         started.provision()
     except StackError as exc:
         started.close()
-        unavailable(f"the local stack did not start: {exc}")
+        failure = f"the local stack did not start: {exc}"
+    if failure is not None:  # outside `except`: the report shows the reason, not a chain
+        unavailable(failure)
     try:
         yield started
     finally:
