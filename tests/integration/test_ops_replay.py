@@ -232,7 +232,8 @@ def test_policy_rejections_replay_from_dlq_after_the_config_is_fixed(
         ]
         keys = s3.list_objects_v2(Bucket=other)["Contents"]
         assert [k["Key"] for k in keys] == [
-            f"kyc_documents/user_{u}/passport/{files['passport']['sha256']}.pdf" for u in ("u1", "u2")
+            f"kyc_documents/user_{u}/passport/{files['passport']['sha256']}.pdf"
+            for u in ("u1", "u2")
         ]
         assert fixed.stop() == 0
     finally:
