@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from producer_lib.client import UploadClient
+from producer_lib.s3_staging import S3Stager
 from producer_lib.settings import ProducerSettings
 from upload_stream_cli.devstack.kafka import create_topics
 from upload_stream_cli.devstack.s3 import s3_client
@@ -43,6 +44,7 @@ class Pipeline:
     dest_bucket: str
     group_id: str
     log_path: Path
+    fake_credentials: bool
     process: subprocess.Popen[bytes] | None = None
     clients: list[UploadClient] = field(default_factory=list)
     env_mode: str = ""
@@ -66,7 +68,13 @@ class Pipeline:
         return ProducerSettings(**values)
 
     def client(self, **overrides: Any) -> UploadClient:
-        client = UploadClient(self.settings(**overrides), kafka=self.kafka)
+        settings = self.settings(**overrides)
+        # An explicit S3 client: the harness's endpoint is not in this process's environment.
+        stager = S3Stager.from_uri(
+            settings.staging_uri or "",
+            client=s3_client(self.s3_endpoint, fake_credentials=self.fake_credentials),
+        )
+        client = UploadClient(settings, kafka=self.kafka, stager=stager)
         self.clients.append(client)
         return client
 
@@ -129,6 +137,7 @@ def pipeline(request: pytest.FixtureRequest, stack: Any) -> Pipeline:
         dest_bucket=dest_bucket,
         group_id=env["UPLOAD_STREAM_GROUP_ID"],
         log_path=log_path,
+        fake_credentials=stack.fake_credentials,
     )
     _SHARED["p"] = made
     request.session.addfinalizer(lambda: _stop(made))
