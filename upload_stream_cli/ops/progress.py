@@ -6,10 +6,12 @@ two never interleave on a shared terminal.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import TextIO
 
 _WIDTH = 30
+_REDRAW_S = 0.1  # a terminal cannot show faster; a million redraws would slow the replay
 
 
 class Progress:
@@ -19,6 +21,7 @@ class Progress:
         self._stream = stream
         self._enabled = stream.isatty() if enabled is None else enabled
         self._shown = False
+        self._drawn_at = float("-inf")
 
     @property
     def done(self) -> int:
@@ -43,10 +46,13 @@ class Progress:
         return f"[{'#' * filled}{'.' * (_WIDTH - filled)}] {self.done}/{self.total} {counts}"
 
     def _draw(self) -> None:
-        if self._enabled:
+        now = time.monotonic()
+        due = now - self._drawn_at >= _REDRAW_S or self.done == self.total or not self._shown
+        if self._enabled and due:
             self._stream.write("\r" + self.render())
             self._stream.flush()
             self._shown = True
+            self._drawn_at = now
 
     def _clear(self) -> None:
         if self._shown:
