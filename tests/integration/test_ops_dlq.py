@@ -9,6 +9,9 @@ tools print and on what lands on the requests topic.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -144,6 +147,19 @@ def test_dlq_list_counts_every_kind_and_moves_no_offsets(
     assert "\x1b" not in out and "\x07" not in out
     assert "  value: <24 bytes hex:1b5b324a1b5d303b6f776e656407fe206e6f74206a736f6e>" in out
     assert ops_groups(stack.bootstrap_servers) == []
+
+
+def test_the_console_entry_point_lists_the_dlq(stack: Any, topics: dict[str, str]) -> None:
+    """Through `upload_stream_cli.entry` (gevent-patched, as installed), not `run()`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "upload_stream_cli.entry", "dlq", "list", "--counts"],
+        env={**os.environ},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.decode().splitlines()[0] == "6 record(s) by reason code:"
 
 
 def test_replay_from_dlq_publishes_only_what_can_succeed_and_only_once(
