@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from producer_lib.client import UploadClient, UploadSpec
 from producer_lib.dir_staging import DirStager
@@ -24,6 +26,28 @@ from tests.integration.test_producer_support import Pipeline, pipeline, read_s3_
 REQUEST_ID = re.compile(
     r"^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 )
+
+
+class HubWatch:
+    """A greenlet ticking every 10 ms; `longest` is the worst gap seen (a frozen hub)."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._running = True
+        self._greenlet = gevent.spawn(self._tick)
+
+    def _tick(self) -> None:
+        last = time.monotonic()
+        while self._running:
+            gevent.sleep(0.01)
+            now = time.monotonic()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    def stop(self) -> float:
+        self._running = False
+        self._greenlet.join()
+        return self.longest
 
 
 @pytest.fixture
@@ -75,12 +99,14 @@ def test_20_concurrent_callers_share_one_reply_consumer(pipe: Pipeline, s3: Any)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
+    watch = HubWatch()
     threads = [threading.Thread(target=call, args=(i,)) for i in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(90)
 
+    assert watch.stop() < 0.25  # no librdkafka call blocked the gevent hub
     assert errors == []
     assert sorted(results) == list(range(20))
     for i, result in results.items():
@@ -136,9 +162,11 @@ def test_broker_down_gives_a_clear_error_in_time_and_leaves_nothing_staged(
         settings = ProducerSettings(requests_topic="uploads.requests", publish_timeout_s=2.0)
         client = UploadClient(settings, kafka=down, stager=stager)
         started = time.monotonic()
+        watch = HubWatch()
         with pytest.raises(PublishError) as caught:
             client.submit("7", {"passport": b"a" * 1000, "selfie": b"b" * 10}, "kyc")
         elapsed = time.monotonic() - started
+        assert watch.stop() < 0.25  # waiting for the broker never froze the hub
 
         assert 2.0 <= elapsed < 8.0
         assert caught.value.kafka_error == "_MSG_TIMED_OUT"
@@ -152,3 +180,36 @@ def test_broker_down_gives_a_clear_error_in_time_and_leaves_nothing_staged(
             client.upload("7", {"passport": b"a"}, "kyc", timeout=5.0)
         assert listing() == 0
         client.close()
+
+
+def test_the_traceparent_travels_to_the_result(pipe: Pipeline) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    client = pipe.client()
+    pending = client.submit(
+        "trace1", {"doc": b"traced"}, "kyc", traceparent=traceparent, track=True
+    )
+    result = pending.result(timeout=60.0)
+
+    consumer = Consumer({**pipe.kafka, "group.id": "unused", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(pipe.topics["results"], timeout=10)
+        consumer.assign(
+            [
+                TopicPartition(pipe.topics["results"], p, 0)
+                for p in partitions.topics[pipe.topics["results"]].partitions
+            ]
+        )
+        headers: dict[str, bytes] | None = None
+        deadline = time.monotonic() + 20
+        while headers is None and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            found = dict(message.headers() or [])
+            if found.get("correlation_id") == result.request_id.encode():
+                headers = found
+    finally:
+        consumer.close()
+    assert headers is not None
+    assert headers["traceparent"] == traceparent.encode()
+    assert headers["event_type"] == b"upload.result.v1"
