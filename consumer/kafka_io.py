@@ -33,8 +33,21 @@ DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
 def offload(fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking librdkafka call in the hub's threadpool; this greenlet waits, others run."""
-    result: T = gevent.get_hub().threadpool.apply(fn, args)
+    """Run a blocking librdkafka call in the hub's threadpool; this greenlet waits, others run.
+
+    The exception travels back as a value: gevent's threadpool would otherwise print the
+    traceback of every (expected, retried) transactional error."""
+
+    def call() -> tuple[bool, Any]:
+        try:
+            return True, fn(*args)
+        except Exception as exc:
+            return False, exc
+
+    ok, value = gevent.get_hub().threadpool.apply(call)
+    if not ok:
+        raise value
+    result: T = value
     return result
 
 

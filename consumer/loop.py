@@ -159,9 +159,13 @@ class ConsumerLoop:
     def close(self) -> None:
         """Leave the group. On the hub: at shutdown nothing else needs it."""
         self._closing = True
-        self._io.consumer.close()
-        if not self._eos:
-            self._io.flush(_FLUSH_TIMEOUT_S)
+        try:
+            self._io.consumer.close()
+            if not self._eos:
+                self._io.flush(_FLUSH_TIMEOUT_S)
+            offload(self._io.producer.close)
+        except Exception:  # shutting down anyway; the summary line must still be written
+            log.exception("closing the Kafka handles failed")
 
     def _accept(self, message: Message) -> None:
         err = message.error()
