@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from producer_lib.aws_service import AWSService
     from producer_lib.client import PendingUpload, UploadClient, UploadSpec
     from producer_lib.dir_staging import DirStager
-    from producer_lib.kafka_transport import KafkaTransport
-    from producer_lib.publish_errors import (
+    from producer_lib.errors import (
         ProducerLibError,
         PublishError,
         ReplyChannelError,
         ResultTimeout,
         StagingError,
     )
+    from producer_lib.kafka_transport import KafkaTransport
     from producer_lib.publisher import RequestPublisher
     from producer_lib.reader import ResultReader, UnreadableResult
     from producer_lib.reply_router import ReplyRouter
@@ -38,11 +38,11 @@ _WHERE = {
     "DirStager": "producer_lib.dir_staging",
     "S3Stager": "producer_lib.s3_staging",
     "KafkaTransport": "producer_lib.kafka_transport",
-    "ProducerLibError": "producer_lib.publish_errors",
-    "PublishError": "producer_lib.publish_errors",
-    "ReplyChannelError": "producer_lib.publish_errors",
-    "ResultTimeout": "producer_lib.publish_errors",
-    "StagingError": "producer_lib.publish_errors",
+    "ProducerLibError": "producer_lib.errors",
+    "PublishError": "producer_lib.errors",
+    "ReplyChannelError": "producer_lib.errors",
+    "ResultTimeout": "producer_lib.errors",
+    "StagingError": "producer_lib.errors",
     "RequestPublisher": "producer_lib.publisher",
     "ResultReader": "producer_lib.reader",
     "UnreadableResult": "producer_lib.reader",

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from producer_lib.publish_errors import InvalidUploadError
+from producer_lib.errors import InvalidUploadError
 from schemas import BlobRef, UploadRequest, describe_validation_error, new_request_timestamp
 
 

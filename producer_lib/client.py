@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from producer_lib.builder import build_request, check_names, new_request_id
-from producer_lib.publish_errors import InvalidUploadError, ProducerConfigError
+from producer_lib.errors import InvalidUploadError, ProducerConfigError
 from producer_lib.publisher import RequestPublisher
 from producer_lib.reply_router import ReplyRouter, Waiter
 from producer_lib.settings import ProducerSettings

@@ -9,7 +9,7 @@ import re
 import uuid
 from pathlib import Path
 
-from producer_lib.publish_errors import StagingError
+from producer_lib.errors import StagingError
 from producer_lib.staging import (
     BlobSource,
     Digest,

@@ -19,7 +19,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from consumer.settings import KafkaConnection
 from producer_lib.blocking import call_blocking, gevent_patched, pause
-from producer_lib.publish_errors import PublishError
+from producer_lib.errors import PublishError
 from producer_lib.tracing import current_traceparent
 from schemas import UploadRequest, encode_request, message_key, request_headers
 

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumer.settings import KafkaConnection
 from producer_lib.blocking import call_blocking
-from producer_lib.publish_errors import ReplyChannelError
+from producer_lib.errors import ReplyChannelError
 from schemas import ResultDecodeError, UploadResult, decode_result
 
 log = logging.getLogger(__name__)

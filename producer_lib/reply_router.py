@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumer.settings import KafkaConnection
 from producer_lib.blocking import call_blocking
-from producer_lib.publish_errors import ClientClosedError, ReplyChannelError, ResultTimeout
+from producer_lib.errors import ClientClosedError, ReplyChannelError, ResultTimeout
 from schemas import ResultDecodeError, UploadResult, decode_result, header
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from producer_lib.publish_errors import StagingError
+from producer_lib.errors import StagingError
 from producer_lib.staging import (
     CHUNK_BYTES,
     BlobSource,
