@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from producer_lib.client import UploadClient, UploadSpec
 from producer_lib.dir_staging import DirStager
-from producer_lib.publish_errors import PublishError, ReplyChannelError, ResultTimeout
+from producer_lib.errors import PublishError, ReplyChannelError, ResultTimeout
 from producer_lib.s3_staging import S3Stager
 from producer_lib.settings import ProducerSettings
 from schemas import ResultStatus, UploadResult

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from producer_lib.publish_errors import StagingError
+from producer_lib.errors import StagingError
 from producer_lib.s3_staging import S3Stager
 from schemas import BlobRef
 

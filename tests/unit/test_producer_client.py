@@ -13,7 +13,7 @@ from confluent_kafka import KafkaError
 from producer_lib import publisher as publisher_module
 from producer_lib.builder import build_request
 from producer_lib.client import UploadClient, UploadSpec
-from producer_lib.publish_errors import InvalidUploadError, PublishError, StagingError
+from producer_lib.errors import InvalidUploadError, PublishError, StagingError
 from producer_lib.publisher import RequestPublisher
 from producer_lib.settings import ProducerSettings
 from schemas import BlobRef, UploadRequest, decode_request

@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import KafkaError
 
 from producer_lib import reply_router as module
-from producer_lib.publish_errors import ClientClosedError, ReplyChannelError, ResultTimeout
+from producer_lib.errors import ClientClosedError, ReplyChannelError, ResultTimeout
 from producer_lib.reply_router import ReplyRouter
 from schemas import ResultStatus, UploadResult, encode_result
 

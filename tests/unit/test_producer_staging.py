@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from producer_lib.dir_staging import DirStager
-from producer_lib.publish_errors import StagingError
+from producer_lib.errors import StagingError
 from producer_lib.staging import (
     CHUNK_BYTES,
     content_type_of,

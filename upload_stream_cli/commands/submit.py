@@ -59,7 +59,7 @@ def parse_files(items: list[str]) -> dict[str, Path]:
 
 def _submit(args: argparse.Namespace) -> int:
     from producer_lib.client import UploadClient
-    from producer_lib.publish_errors import InvalidUploadError, ProducerConfigError
+    from producer_lib.errors import InvalidUploadError, ProducerConfigError
 
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
