@@ -1,0 +1,429 @@
+"""End to end through Kafka: files/s and request latency, publish -> committed result.
+
+Starts its own local stack (devstack: Java Kafka broker + moto S3 in its own keep-alive
+gevent.pywsgi process), stages R requests x F small files once to the S3 staging bucket,
+then for each (consumers, guarantee) runs fresh topics and a fresh group of `upload-stream
+consume` subprocesses and drives them in a closed loop: W clients, each publishing one
+request (RequestPublisher) and waiting until a read_committed reader sees its result.
+Latency = publish call -> result seen. The baseline is `UploadEngine.upload` in this process
+on the same staged files (same W, same max_workers): what the Kafka path adds on top.
+
+The consumers run with their default timings (checkpoint every 0.5 s, fetch.wait.max.ms
+500) unless noted: that is what a deployment gets. Everything shares this machine's cores.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from confluent_kafka import Consumer  # noqa: E402
+from gevent.event import Event  # noqa: E402
+from gevent.pool import Pool  # noqa: E402
+
+REQUESTS = 400
+SOLO_REQUESTS = 40  # one at a time: latency without queueing
+WARMUP = 16
+FILES_PER_REQUEST = 4
+SIZES = (1024, 4 * 1024, 16 * 1024, 64 * 1024)  # one of each per request
+IN_FLIGHT = 16  # closed-loop clients, one request outstanding each
+MAX_WORKERS = 4  # a request's files in flight at once
+PARTITIONS = 4
+RUNS = (
+    (1, "exactly_once", {}),
+    (2, "exactly_once", {}),
+    (1, "at_least_once", {}),
+    (2, "at_least_once", {}),
+    (
+        1,
+        "exactly_once",
+        {"UPLOAD_STREAM_CHECKPOINT_INTERVAL_S": "0.1", "UPLOAD_STREAM_FETCH_WAIT_MAX_MS": "20"},
+    ),
+)
+STAGING_PREFIX = "bench-e2e/"
+
+
+@dataclass
+class Row:
+    path: str
+    consumers: str
+    guarantee: str
+    note: str
+    files: int
+    seconds: float
+    latencies: list[float]
+    results: int
+    solo: list[float]
+
+    def cells(self) -> list[str]:
+        lat = sorted(self.latencies)
+        return [
+            self.path,
+            self.consumers,
+            self.guarantee,
+            self.note,
+            f"{self.files / self.seconds:,.0f}",
+            f"{len(lat) / self.seconds:,.1f}",
+            f"{percentile(lat, 50) * 1000:,.0f}",
+            f"{percentile(lat, 99) * 1000:,.0f}",
+            f"{percentile(sorted(self.solo), 50) * 1000:,.0f}",
+            f"{percentile(sorted(self.solo), 99) * 1000:,.0f}",
+            str(self.results),
+        ]
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, -(-len(sorted_values) * pct // 100))
+    return sorted_values[int(rank) - 1]
+
+
+def payload(request: int, index: int, size: int) -> bytes:
+    seed = f"{request}:{index}:".encode()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def stage_all(stager: Any, count: int) -> list[dict[str, Any]]:
+    """count requests' files, staged once (S3 stores their sha256: the consumer copies)."""
+    pool = Pool(16)
+
+    def one(i: int) -> dict[str, Any]:
+        return {
+            f"doc{j}": stager.stage(
+                payload(i, j, size), content_type="application/pdf", filename=f"doc{j}.pdf"
+            )
+            for j, size in enumerate(SIZES[:FILES_PER_REQUEST])
+        }
+
+    return list(pool.imap(one, range(count)))
+
+
+class ResultWatcher:
+    """A read_committed reader of the results topic; wakes the client waiting on each id."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from producer_lib.blocking import call_blocking
+
+        self._call = call_blocking
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"e2e-bench-reader-{os.getpid()}-{topic}",
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        self.consumer.subscribe([topic])
+        self.waiting: dict[str, Event] = {}
+        self.seen: dict[str, float] = {}
+        self.count = 0
+        self._stop = False
+        self._greenlet = gevent.spawn(self._run)
+
+    def expect(self, request_id: str) -> Event:
+        event = Event()
+        self.waiting[request_id] = event
+        return event
+
+    def _run(self) -> None:
+        while not self._stop:
+            for message in self._call(self.consumer.consume, 500, 0.05):
+                if message.error():
+                    continue
+                now = time.perf_counter()
+                request_id = json.loads(message.value() or b"{}").get("request_id")
+                self.count += 1
+                self.seen.setdefault(request_id, now)
+                event = self.waiting.pop(request_id, None)
+                if event is not None:
+                    event.set()
+
+    def close(self) -> None:
+        self._stop = True
+        self._greenlet.join(5)
+        self._call(self.consumer.close)
+
+
+def closed_loop(
+    requests: list[Any], work: Any, clients: int = IN_FLIGHT
+) -> tuple[float, list[float]]:
+    """`clients` greenlets take requests in turn and run `work(request) -> latency` each."""
+    latencies: list[float] = []
+    queue = iter(requests)
+
+    def client() -> None:
+        for request in queue:
+            latencies.append(work(request))
+
+    started = time.perf_counter()
+    gevent.joinall([gevent.spawn(client) for _ in range(clients)], raise_error=True)
+    return time.perf_counter() - started, latencies
+
+
+def build(refs: list[dict[str, Any]], category: str) -> list[Any]:
+    from producer_lib.builder import build_request
+
+    return [
+        build_request(
+            user_id=f"u{i % 64}", files=files, file_category=category, max_workers=MAX_WORKERS
+        )
+        for i, files in enumerate(refs)
+    ]
+
+
+def run_kafka(
+    stack: Any, refs: list[dict[str, Any]], consumers: int, guarantee: str, extra: dict[str, str]
+) -> Row:
+    from producer_lib.publisher import RequestPublisher
+    from upload_stream_cli.devstack.kafka import create_topics
+    from upload_stream_cli.devstack.process import launch, stop_process, tail
+    from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
+
+    tag = f"{guarantee[:3]}{consumers}{'t' if extra else ''}-{os.getpid()}"
+    topics = {role: f"bench.e2e.{tag}.{role}" for role in ("requests", "results", "dlq")}
+    create_topics(stack.bootstrap_servers, topics.values(), PARTITIONS)
+    env = {
+        **os.environ,
+        **stack.env(),
+        "UPLOAD_STREAM_GROUP_ID": f"bench-e2e-{tag}",
+        "UPLOAD_STREAM_REQUESTS_TOPIC": topics["requests"],
+        "UPLOAD_STREAM_RESULTS_TOPIC": topics["results"],
+        "UPLOAD_STREAM_DLQ_TOPIC": topics["dlq"],
+        "UPLOAD_STREAM_DEFAULT_BUCKET": DOCUMENTS_BUCKET,
+        "UPLOAD_STREAM_STAGING_ALLOWLIST": f"s3://{STAGING_BUCKET}/{STAGING_PREFIX}",
+        "UPLOAD_STREAM_PROCESSING_GUARANTEE": guarantee,
+        "UPLOAD_STREAM_METRICS_PORT": "0",
+        "UPLOAD_STREAM_STATS_INTERVAL_MS": "0",
+        "UPLOAD_STREAM_SESSION_TIMEOUT_MS": "6000",
+        "UPLOAD_STREAM_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    logs = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
+    procs = []
+    watcher = ResultWatcher(stack.bootstrap_servers, topics["results"])
+    publisher = RequestPublisher(
+        {"bootstrap.servers": stack.bootstrap_servers}, topic=topics["requests"]
+    )
+    try:
+        for n in range(consumers):
+            procs.append(
+                launch(
+                    [sys.executable, "-m", "upload_stream_cli.entry", "consume"],
+                    log=logs / f"consumer-{n}.log",
+                    env={**env, "UPLOAD_STREAM_LOG_LEVEL": "INFO"},
+                )
+            )
+        wait_assigned(procs, logs, tail)
+
+        def work(request: Any) -> float:
+            done = watcher.expect(request.request_id)
+            started = time.perf_counter()
+            publisher.publish(request)
+            if not done.wait(60):
+                raise RuntimeError(f"no result for {request.request_id} within 60 s")
+            return watcher.seen[request.request_id] - started
+
+        category = f"bench_{tag.split('-', maxsplit=1)[0]}"
+        warm = build(refs[:WARMUP], category + "_warm")
+        closed_loop(warm, work)  # connections, partition leaders, transactions warmed up
+        before = watcher.count
+        seconds, latencies = closed_loop(build(refs, category), work)
+        gevent.sleep(0.5)  # late duplicates (at_least_once) would show in the count
+        results = watcher.count - before
+        _, solo = closed_loop(build(refs[:SOLO_REQUESTS], category + "_solo"), work, clients=1)
+    finally:
+        publisher.close()
+        watcher.close()
+        for proc in procs:
+            stop_process(proc, timeout=30)
+    note = "ckpt 0.1s, fetch 20ms" if extra else "defaults"
+    return Row(
+        "kafka",
+        str(consumers),
+        guarantee,
+        note,
+        len(refs) * FILES_PER_REQUEST,
+        seconds,
+        latencies,
+        results,
+        solo,
+    )
+
+
+def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:
+    deadline = time.monotonic() + 60
+    for n, proc in enumerate(procs):
+        log = logs / f"consumer-{n}.log"
+        while "assigned" not in (log.read_text() if log.exists() else ""):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"consumer {n} did not get partitions:\n{tail(log)}")
+            gevent.sleep(0.1)
+    gevent.sleep(1.0)  # let a second member's rebalance settle
+
+
+def run_engine(stack: Any, refs: list[dict[str, Any]]) -> Row:
+    from consumer.engine import UploadEngine, UploadJob
+    from consumer.settings import EngineSettings
+    from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
+
+    settings = EngineSettings(
+        default_bucket=DOCUMENTS_BUCKET,
+        staging_allowlist=[f"s3://{STAGING_BUCKET}/{STAGING_PREFIX}"],
+    )
+    engine = UploadEngine(settings)
+
+    def jobs(category: str, part: list[dict[str, Any]]) -> list[Any]:
+        return [
+            UploadJob(
+                request_id=f"e-{category}-{i}",
+                user_id=f"u{i % 64}",
+                file_category=category,
+                bucket=DOCUMENTS_BUCKET,
+                files=files,
+                max_workers=MAX_WORKERS,
+            )
+            for i, files in enumerate(part)
+        ]
+
+    def work(job: Any) -> float:
+        started = time.perf_counter()
+        outcome = engine.upload(job)
+        if outcome.failures:
+            raise RuntimeError(f"engine failures: {sorted(outcome.failures)}")
+        return time.perf_counter() - started
+
+    try:
+        closed_loop(jobs("bench_engine_warm", refs[:WARMUP]), work)
+        seconds, latencies = closed_loop(jobs("bench_engine", refs), work)
+        _, solo = closed_loop(jobs("bench_engine_solo", refs[:SOLO_REQUESTS]), work, clients=1)
+    finally:
+        engine.close()
+    return Row(
+        "engine.upload",
+        "-",
+        "-",
+        "in-process",
+        len(refs) * FILES_PER_REQUEST,
+        seconds,
+        latencies,
+        len(latencies),
+        solo,
+    )
+
+
+@contextmanager
+def own_stack() -> Iterator[Any]:
+    from upload_stream_cli.devstack.stack import Stack
+
+    stack = Stack(environ={}, use_docker=False)  # never someone else's broker or endpoint
+    try:
+        stack.start()
+        stack.provision(partitions=PARTITIONS)
+        yield stack
+    finally:
+        stack.close()
+
+
+def print_table(rows: list[Row]) -> None:
+    head = [
+        "path",
+        "consumers",
+        "guarantee",
+        "settings",
+        "files/s",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "1-by-1 p50",
+        "1-by-1 p99",
+        "results",
+    ]
+    table = [head, *(row.cells() for row in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print(
+            "  "
+            + "  ".join(
+                c.ljust(w) if j < 4 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def main() -> None:
+    from producer_lib.s3_staging import S3Stager
+    from upload_stream_cli.devstack.s3 import s3_client
+    from upload_stream_cli.devstack.stack import STAGING_BUCKET
+
+    # librdkafka's start-up retries ("coordinator load in progress") are not results.
+    logging.getLogger("producer_lib.librdkafka").setLevel(logging.ERROR)
+    cores = os.cpu_count()
+    mean_kib = sum(SIZES[:FILES_PER_REQUEST]) / FILES_PER_REQUEST / 1024
+    print(
+        f"{REQUESTS} requests x {FILES_PER_REQUEST} files "
+        f"({', '.join(f'{s // 1024} KiB' for s in SIZES[:FILES_PER_REQUEST])}; "
+        f"mean {mean_kib:.2f} KiB), {IN_FLIGHT} requests in flight (closed loop), "
+        f"max_workers {MAX_WORKERS}, {PARTITIONS} partitions"
+    )
+    print(
+        f"machine: {cores} cores. The producer + result reader (this process), the "
+        f"consumer(s), the Kafka broker (JVM) and moto S3 all share them, so a second "
+        f"consumer adds little here; on {cores} cores this measures the stack's CPU cost, "
+        f"not the network."
+    )
+    print("latency: RequestPublisher.publish call -> result seen by a read_committed reader;")
+    print(f"  '1-by-1': {SOLO_REQUESTS} more requests, one at a time (no queueing)")
+    print("source: S3 staging on the same endpoint (HEAD + server-side copy per file)")
+    started = time.monotonic()
+    with own_stack() as stack:
+        os.environ.update(stack.env())  # this process's engine and stager use the local S3
+        stager = S3Stager(
+            STAGING_BUCKET,
+            STAGING_PREFIX,
+            client=s3_client(stack.s3_endpoint, fake_credentials=True),
+        )
+        refs = stage_all(stager, REQUESTS)
+        print(
+            f"stack up and {REQUESTS * FILES_PER_REQUEST} files staged in "
+            f"{time.monotonic() - started:.1f} s\n",
+            flush=True,
+        )
+        rows = [run_engine(stack, refs)]
+        for consumers, guarantee, extra in RUNS:
+            rows.append(run_kafka(stack, refs, consumers, guarantee, extra))
+            print(f"  ... {consumers} x {guarantee} done", flush=True)
+    print()
+    print_table(rows)
+    base = rows[0]
+    base_p50 = percentile(sorted(base.latencies), 50)
+    print("\nKafka path vs engine.upload in-process (same files, same concurrency):")
+    for row in rows[1:]:
+        p50 = percentile(sorted(row.latencies), 50)
+        ratio = (row.files / row.seconds) / (base.files / base.seconds)
+        print(
+            f"  {row.consumers} x {row.guarantee:<13} {row.note:<22} p50 "
+            f"+{(p50 - base_p50) * 1000:,.0f} ms, throughput x{ratio:.2f}"
+        )
+    print(f"\n(total {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
