@@ -129,22 +129,20 @@ class Demo:
     # -- the steps --
 
     def run(self) -> int:
+        """Every step, then cleanup; a failure's reason is printed last, after the stop."""
+        status, reason = EXIT_OK, ""
         try:
             self._run()
-        except DemoError as exc:
-            self.keep_log = True
-            print(f"demo failed: {exc}", file=sys.stderr, flush=True)
-            return EXIT_FAILURE
         except MissingToolError as exc:
-            print(f"demo: {exc}", file=sys.stderr, flush=True)
-            return EXIT_USAGE
-        except (StackError, ProducerLibError, KafkaException) as exc:
+            status, reason = EXIT_USAGE, f"demo: {exc}"
+        except (DemoError, StackError, ProducerLibError, KafkaException) as exc:
             self.keep_log = True
-            print(f"demo failed: {exc}", file=sys.stderr, flush=True)
-            return EXIT_FAILURE
+            status, reason = EXIT_FAILURE, f"demo failed: {exc}"
         finally:
             self.cleanup()
-        return EXIT_OK
+        if reason:
+            print(reason, file=sys.stderr, flush=True)
+        return status
 
     def _run(self) -> None:
         stack = self._start_stack()
