@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from confluent_kafka import KafkaError, KafkaException
@@ -34,6 +33,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from upload_stream_cli.devstack.errors import MissingToolError, StackError
+from upload_stream_cli.devstack.lifecycle import ChildProcessService
 from upload_stream_cli.devstack.ports import LOOPBACK, free_ports, port_open
 from upload_stream_cli.devstack.process import launch, make_workdir, run, stop_process, tail
 
@@ -246,7 +246,7 @@ def create_topics(
         time.sleep(0.05)
 
 
-class KafkaBroker:
+class KafkaBroker(ChildProcessService):
     """One Kafka broker process with its own work dir (config, data, logs) and loopback ports.
 
     `start()` formats fresh storage the first time; afterwards `stop()`/`start()` (or
@@ -288,14 +288,6 @@ class KafkaBroker:
         if self.port == 0:
             raise StackError("the broker has no port yet: call start() first")
         return f"{LOOPBACK}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.running and self._proc is not None else None
 
     @property
     def workdir(self) -> Path | None:
@@ -383,17 +375,6 @@ class KafkaBroker:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def create_topics(self, names: Iterable[str], partitions: int = 3, **kwargs: Any) -> None:
         """`create_topics()` on this broker."""

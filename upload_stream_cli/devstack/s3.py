@@ -15,10 +15,10 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from upload_stream_cli.devstack.errors import StackError
+from upload_stream_cli.devstack.lifecycle import ChildProcessService
 from upload_stream_cli.devstack.ports import LOOPBACK
 from upload_stream_cli.devstack.process import launch, make_workdir, stop_process, tail
 
@@ -75,7 +75,7 @@ def create_buckets(endpoint: str, names: Iterable[str], *, fake_credentials: boo
         client.close()
 
 
-class MotoS3Server:
+class MotoS3Server(ChildProcessService):
     """moto's S3 on `http://127.0.0.1:PORT`, in a child process that dies with this one.
 
     `start()` = `launch()` + `wait_ready()`; the split lets the stack start moto and the
@@ -98,14 +98,6 @@ class MotoS3Server:
         if self.port == 0:
             raise StackError("moto has no port yet: call start() first")
         return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.running and self._proc is not None else None
 
     @property
     def log_path(self) -> Path | None:
@@ -188,14 +180,3 @@ class MotoS3Server:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

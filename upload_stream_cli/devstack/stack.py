@@ -18,11 +18,11 @@ import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Self
 
 from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
+from upload_stream_cli.devstack.lifecycle import Service
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
 
 REQUESTS_TOPIC = "uploads.requests"
@@ -84,7 +84,7 @@ def _ping_docker(timeout: float) -> bool:
         client.close()
 
 
-class Stack:
+class Stack(Service):
     """A Kafka bootstrap address and an S3 endpoint, started (or found) together.
 
     >>> with Stack() as stack:          # doctest: +SKIP
@@ -222,14 +222,3 @@ class Stack:
             self._container = None
         if self.s3_server is not None:
             self.s3_server.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
