@@ -4,24 +4,34 @@ N files of 64 KiB through an S3 endpoint that adds L seconds to every request (a
 keep-alive moto in its own process, see latency_s3.py), at concurrency K. Ideal time is
 ceil(N/K) * L: one round trip per small file. Also: the seed guide's table with real
 numbers, and the peak RSS of one 1 GiB upload. Not part of `make test`.
+
+`python -m bench.engine_bench [--repeat R]` (default 3) runs the engine and the s3transfer
+peer R times over all K and prints the median and the min-max spread of each, plus the
+CPU each side and the server spent per file: the client is one process on one core
+(greenlets or the GIL), so its CPU per file bounds throughput at high K; the server must
+not be the bottleneck, so its CPU is printed too. The 1 GiB probe uses the sink bucket.
 """
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import argparse  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 import boto3  # noqa: E402
+import urllib3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from consumer.engine import LocalBlob, UploadEngine, UploadJob  # noqa: E402
@@ -39,8 +49,20 @@ BIG = 1024**3
 BUCKET = "sink"
 
 
+@dataclass(frozen=True)
+class Server:
+    endpoint: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """user + system CPU the server process has used so far (Linux /proc)."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def latency_server(latency: float) -> Iterator[str]:
+def latency_server(latency: float) -> Iterator[Server]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.latency_s3", "--latency", str(latency)],
         stdout=subprocess.PIPE,
@@ -51,7 +73,7 @@ def latency_server(latency: float) -> Iterator[str]:
         line = proc.stdout.readline()
         if not line.startswith("PORT "):
             raise RuntimeError(f"benchmark S3 server did not start: {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
+        yield Server(f"http://127.0.0.1:{int(line.split()[1])}", proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -61,7 +83,14 @@ def payloads(n: int) -> list[bytes]:
     return [i.to_bytes(4, "big") * (SIZE // 4) for i in range(n)]
 
 
-def engine_time(engine: UploadEngine, data: list[bytes], k: int, tag: str) -> float:
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    cpu_ms_per_file: float  # the client process
+    server_ms_per_file: float
+
+
+def engine_run(engine: UploadEngine, server: Server, data: list[bytes], k: int, tag: str) -> Run:
     files: dict[str, Any] = {
         f"f{i}": LocalBlob(io.BytesIO(blob), "application/octet-stream")
         for i, blob in enumerate(data)
@@ -69,12 +98,35 @@ def engine_time(engine: UploadEngine, data: list[bytes], k: int, tag: str) -> fl
     job = UploadJob(
         request_id=tag, user_id="1", file_category=tag, bucket=BUCKET, files=files, max_workers=k
     )
+    server_cpu = server.cpu_s()
+    cpu = time.process_time()
     started = time.perf_counter()
     outcome = engine.upload(job)
     elapsed = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu) / len(data) * 1000
+    server_ms = (server.cpu_s() - server_cpu) / len(data) * 1000
     if outcome.failures:
         raise RuntimeError(f"engine failures: {dict(outcome.failures)}")
-    return elapsed
+    return Run(elapsed, cpu_ms, server_ms)
+
+
+def engine_time(engine: UploadEngine, server: Server, data: list[bytes], k: int, tag: str) -> float:
+    return engine_run(engine, server, data, k, tag).seconds
+
+
+def round_trip_floor(server: Server) -> float:
+    """Median seconds of one bare 64 KiB PUT through the server (raw urllib3, no SDK): L
+    plus the server's own work and timer/wake-up slack, the least any client can take."""
+    url = urllib3.util.parse_url(server.endpoint)
+    pool = urllib3.HTTPConnectionPool(url.host or "127.0.0.1", url.port, maxsize=1)
+    body = bytes(SIZE)
+    times = []
+    for i in range(25):
+        started = time.perf_counter()
+        pool.urlopen("PUT", f"/{BUCKET}/floor/{i}", body=body, retries=False).read()
+        times.append(time.perf_counter() - started)
+    pool.close()
+    return statistics.median(times[5:])
 
 
 def sequential_time(endpoint: str, data: list[bytes]) -> float:
@@ -91,13 +143,26 @@ def sequential_time(endpoint: str, data: list[bytes]) -> float:
     return elapsed
 
 
-def peer_times(endpoint: str) -> dict[int, float]:
+def peer_runs(server: Server) -> dict[int, Run]:
+    server_cpu = server.cpu_s()
     out = subprocess.run(
-        [sys.executable, "-m", "bench.s3transfer_peer", "--endpoint", endpoint, "--bucket", BUCKET,
-         "--ks", ",".join(map(str, KS)), "--n", str(N), "--size", str(SIZE)],
+        [sys.executable, "-m", "bench.s3transfer_peer", "--endpoint", server.endpoint,
+         "--bucket", BUCKET, "--ks", ",".join(map(str, KS)), "--n", str(N), "--size", str(SIZE)],
         check=True, capture_output=True, text=True, env={**os.environ},
     )  # fmt: skip
-    return {int(k): v for k, v in json.loads(out.stdout).items()}
+    # The server's CPU over the whole peer process (warm-ups included), spread over its files.
+    server_ms = (server.cpu_s() - server_cpu) / (N * len(KS)) * 1000
+    return {
+        int(k): Run(v["seconds"], v["cpu_ms_per_file"], server_ms)
+        for k, v in json.loads(out.stdout).items()
+    }
+
+
+def spread(values: list[float]) -> str:
+    """median [min-max]"""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
 
 
 def rss_probe(endpoint: str) -> dict[str, Any]:
@@ -122,37 +187,68 @@ FAKE_AWS = {
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine_bench")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each K, each side")
+    parser.add_argument("--no-extras", action="store_true", help="skip the seed table, 1 GiB")
+    args = parser.parse_args()
     # The local moto endpoint only: never real credentials, never real AWS.
     os.environ.update(FAKE_AWS)
-    with latency_server(LATENCY) as endpoint:
+    with latency_server(LATENCY) as server:
+        endpoint = server.endpoint
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         settings = EngineSettings(
             max_concurrency=64, staging_allowlist=[], s3_addressing_style="path"
         )
         engine = UploadEngine(settings)
         data = payloads(N)
-        engine_time(engine, data[:64], 64, "warmup")
+        engine_time(engine, server, data[:64], 64, "warmup")
 
+        floor = round_trip_floor(server)
         sequential = sequential_time(endpoint, data)
-        ours = {k: engine_time(engine, data, k, f"k{k}") for k in KS}
-        peer = peer_times(endpoint)
+        load_before = os.getloadavg()[0]
+        ours: dict[int, list[Run]] = {k: [] for k in KS}
+        peer: dict[int, list[Run]] = {k: [] for k in KS}
+        for _ in range(args.repeat):
+            for k in KS:
+                ours[k].append(engine_run(engine, server, data, k, f"k{k}"))
+            for k, run in peer_runs(server).items():
+                peer[k].append(run)
+        load_after = os.getloadavg()[0]
 
         print(f"\n{N} files x {SIZE // 1024} KiB, {LATENCY * 1000:.0f} ms per request; "
-              f"plain sequential loop (default boto3 client): {sequential:.2f} s")  # fmt: skip
-        print(f"{'K':>3} {'ideal s':>8} | {'engine s':>8} {'speedup':>7} {'eff':>5} | "
-              f"{'s3transfer s':>12} {'speedup':>7} {'eff':>5} | engine/peer")  # fmt: skip
+              f"plain sequential loop (default boto3 client, Expect: 2 round trips): "
+              f"{sequential:.2f} s")  # fmt: skip
+        print(f"One bare PUT through the server takes {floor * 1000:.1f} ms (L + server work "
+              f"+ timer slack); load average {load_before:.2f} before, {load_after:.2f} after; "
+              f"{args.repeat} runs each, median [min-max]")  # fmt: skip
+        print(f"{'K':>3} {'ideal s':>7} | {'engine s':>17} {'eff':>17} {'cpu ms':>6} "
+              f"{'srv ms':>6} | {'s3transfer s':>17} {'eff':>17} {'cpu ms':>6} | "
+              f"peer/engine")  # fmt: skip
         for k in KS:
             ideal = math.ceil(N / k) * LATENCY
-            print(f"{k:>3} {ideal:>8.2f} | {ours[k]:>8.2f} {sequential / ours[k]:>6.1f}x "
-                  f"{ideal / ours[k]:>5.2f} | {peer[k]:>12.2f} {sequential / peer[k]:>6.1f}x "
-                  f"{ideal / peer[k]:>5.2f} | {peer[k] / ours[k]:>5.2f}x faster")  # fmt: skip
+            mine = [r.seconds for r in ours[k]]
+            theirs = [r.seconds for r in peer[k]]
+            print(f"{k:>3} {ideal:>7.2f} | {spread(mine):>17} "
+                  f"{spread([ideal / t for t in mine]):>17} "
+                  f"{statistics.median(r.cpu_ms_per_file for r in ours[k]):>6.2f} "
+                  f"{statistics.median(r.server_ms_per_file for r in ours[k]):>6.2f} | "
+                  f"{spread(theirs):>17} {spread([ideal / t for t in theirs]):>17} "
+                  f"{statistics.median(r.cpu_ms_per_file for r in peer[k]):>6.2f} | "
+                  f"{statistics.median(theirs) / statistics.median(mine):>5.2f}x")  # fmt: skip
+        print(
+            "cpu ms: client process CPU per file (one core at most); srv ms: server CPU "
+            "per file. Peer: same client config as the engine (make_s3_client)."
+        )
 
+        if args.no_extras:
+            engine.close()
+            return
         print(f"\nSeed guide's table, measured: {SIZE // 1024} KiB files, one "
               f"{LATENCY * 1000:.0f} ms round trip each, the engine at 1 vs 4 workers")  # fmt: skip
         print(f"{'Files':>5} | {'Sequential':>10} | {'Concurrent (4)':>14} | Improvement")
         for count in SEED_COUNTS:
-            one = engine_time(engine, data[:count], 1, f"seed{count}")
-            four = engine_time(engine, data[:count], 4, f"seed{count}")
+            one = engine_time(engine, server, data[:count], 1, f"seed{count}")
+            four = engine_time(engine, server, data[:count], 4, f"seed{count}")
             print(f"{count:>5} | {one:>9.3f}s | {four:>13.3f}s | {(1 - four / one) * 100:>10.0f}%")
         engine.close()
 

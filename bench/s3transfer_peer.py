@@ -2,7 +2,12 @@
 
 Runs UNPATCHED in its own process: s3transfer's threads hang under gevent's patch_all
 (boto3 issue 3141). `python -m bench.s3transfer_peer --endpoint URL --bucket B --ks 1,4`
-prints one JSON object {K: seconds} on stdout.
+prints one JSON object {K: {"seconds": s, "cpu_ms_per_file": ms}} on stdout.
+
+Its client is built exactly like the engine's (`make_s3_client`: pool of at least K
+connections, no `Expect: 100-continue`, no default CRC32, same payload signing), so both
+pay one round trip per small file and the same botocore work. With boto3's defaults the
+peer would pay two round trips per file (Expect) and lose for that reason alone.
 """
 
 from __future__ import annotations
@@ -12,27 +17,29 @@ import io
 import json
 import time
 
-import boto3
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
-from botocore.config import Config
+
+from consumer.engine.client import make_s3_client
+from consumer.settings import EngineSettings
 
 
-def run(endpoint: str, bucket: str, payloads: list[bytes], k: int) -> float:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        config=Config(max_pool_connections=max(10, k), s3={"addressing_style": "path"}),
-    )
+def run(endpoint: str, bucket: str, payloads: list[bytes], k: int) -> dict[str, float]:
+    settings = EngineSettings(s3_addressing_style="path", max_concurrency=k)
+    client = make_s3_client(settings, max_pool_connections=k)
+    assert client.meta.endpoint_url == endpoint
     manager = create_transfer_manager(client, TransferConfig(max_concurrency=k, use_threads=True))
     try:
         manager.upload(io.BytesIO(b"warm-up"), bucket, "peer/warm-up").result()
+        cpu = time.process_time()
         started = time.perf_counter()
         futures = [
             manager.upload(io.BytesIO(data), bucket, f"peer/{i}") for i, data in enumerate(payloads)
         ]
         for future in futures:
             future.result()
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        cpu_ms = (time.process_time() - cpu) / len(payloads) * 1000
+        return {"seconds": seconds, "cpu_ms_per_file": cpu_ms}
     finally:
         manager.shutdown()
         client.close()

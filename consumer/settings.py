@@ -92,6 +92,13 @@ class EngineSettings(BaseSettings):
     s3_connect_timeout_s: float = Field(default=5.0, gt=0)
     s3_read_timeout_s: float = Field(default=30.0, gt=0)
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    s3_payload_signing: Literal["auto", "always"] = Field(
+        default="auto",
+        description="SHA-256 of each request body in the SigV4 signature: always, or auto = "
+        "only over plain HTTP. Over HTTPS each object body already carries a signed SHA-256 "
+        "checksum header that S3 verifies, so signing the body too costs a second hash pass "
+        "(~5 ms CPU per 8 MiB part) for nothing.",
+    )
     executor: Literal["auto", "gevent", "threads"] = Field(
         default="auto",
         description="How files run concurrently: greenlets (needs gevent monkey-patching), "

@@ -38,7 +38,8 @@ def drop_expect_header(request: Any, **_: Any) -> None:
 
 def make_s3_client(settings: EngineSettings, *, max_pool_connections: int) -> S3Client:
     """An S3 client with botocore's own retries off (the engine's retry budget rules) and
-    checksums only when we pass them (we always pass SHA-256 ourselves)."""
+    checksums only when we pass them (we always pass SHA-256 ourselves, so botocore adds
+    no CRC32 and no MD5 of its own)."""
     config = Config(
         max_pool_connections=max(10, max_pool_connections),
         connect_timeout=settings.s3_connect_timeout_s,
@@ -48,7 +49,20 @@ def make_s3_client(settings: EngineSettings, *, max_pool_connections: int) -> S3
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    client: S3Client = boto3.session.Session().client("s3", config=config)
+    session = boto3.session.Session()
+    client: S3Client = session.client("s3", config=config)
+    if settings.s3_payload_signing == "auto" and client.meta.endpoint_url.startswith("https://"):
+        # botocore skips the SigV4 payload hash over TLS only for its *own* checksum header,
+        # so with our ChecksumSHA256 it would hash every body a second time. Every object
+        # body (PutObject, UploadPart) carries that signed header and S3 rejects bytes that
+        # do not match it; the only other body, CompleteMultipartUpload's part list, names
+        # each part's checksum, which S3 compares too; TLS covers the transport. The
+        # endpoint (AWS_ENDPOINT_URL, config files) is only known once a client exists.
+        client.close()
+        unsigned = Config(
+            s3={"addressing_style": settings.s3_addressing_style, "payload_signing_enabled": False}
+        )
+        client = session.client("s3", config=config.merge(unsigned))
     install_hooks(client)
     return client
 

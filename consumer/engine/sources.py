@@ -52,6 +52,9 @@ class OpenedSource:
     sha256: str
     # Set when S3 already holds a verified SHA-256 of this exact object: copy, don't stream.
     copy_from: S3Location | None = None
+    # A small LocalBlob, read once: `sha256` was computed over exactly these bytes, so the
+    # PUT sends them as they are instead of re-reading and re-hashing the stream.
+    data: bytes | None = None
 
     def close(self) -> None:
         self.reader.close()
@@ -194,22 +197,38 @@ def _seekable(stream: BinaryIO) -> bool:
 
 
 def open_local(blob: LocalBlob, *, max_bytes: int, spool_bytes: int) -> OpenedSource:
-    """Hashes a LocalBlob once to learn its size and sha256, then rewinds it (or, if it
-    cannot seek, reads it from a spool file: in memory up to `spool_bytes`, then on disk)."""
+    """Hashes a LocalBlob once to learn its size and sha256. Up to `spool_bytes` (the
+    single-PUT limit) the bytes read are kept and sent as they are: one read, one hash.
+    Bigger blobs are rewound (or, if they cannot seek, read back from a spool file on disk)
+    and streamed through the uploader's verifier."""
     stream = blob.stream
     seekable = _seekable(stream)
     start = stream.tell() if seekable else 0
-    spool: Any = None if seekable else tempfile.SpooledTemporaryFile(max_size=spool_bytes)  # noqa: SIM115
+    chunks: list[bytes] = []
+    spool: Any = None
     digest = hashlib.sha256()
     size = 0
     try:
         while chunk := _guard_reads(stream.read, _CHUNK):
+            chunk = bytes(chunk) if not isinstance(chunk, bytes) else chunk
             size += len(chunk)
             if size > max_bytes:
                 raise FileError(C.TOO_LARGE, f"more than max_file_bytes={max_bytes}")
             digest.update(chunk)
             if spool is not None:
                 spool.write(chunk)
+            elif size <= spool_bytes:
+                chunks.append(chunk)
+            elif not seekable:
+                spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the reader
+                spool.writelines(chunks)
+                spool.write(chunk)
+                chunks.clear()
+            else:
+                chunks.clear()
+        if size <= spool_bytes:
+            data = b"".join(chunks)
+            return OpenedSource(_Nothing(), size, digest.hexdigest(), data=data)
         if spool is None:
             stream.seek(start)
             return OpenedSource(_SourceStream(stream, owned=False), size, digest.hexdigest())

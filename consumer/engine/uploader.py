@@ -5,7 +5,8 @@ the sha256 in the key's name.
 
 - Single PUT (size up to the multipart threshold): the bytes are read into memory and
   verified first; only then are they sent, with `ChecksumSHA256` so that S3 verifies
-  them again on arrival.
+  them again on arrival. A small LocalBlob was already read and hashed once to name its
+  key (sources.open_local); those very bytes are sent, not read and hashed a second time.
 - Multipart: parts are sent as they are read (one part in memory at a time), each with
   its own `ChecksumSHA256`; the whole stream is hashed on the way and the upload is
   completed only if size and digest match, otherwise aborted. Parts of an aborted upload
@@ -94,10 +95,14 @@ class Uploader:
         )
 
     def _put(self, source: OpenedSource, verifier: Verifier, dest: Destination) -> StoredObject:
-        # One byte more than claimed, so a longer blob is caught as a size mismatch.
-        data = _read_exactly(source, source.size + 1)
-        verifier.update(data)
-        verifier.finish()
+        if source.data is not None:
+            # Immutable bytes whose sha256 and size were computed from them: nothing to re-check.
+            data = source.data
+        else:
+            # One byte more than claimed, so a longer blob is caught as a size mismatch.
+            data = _read_exactly(source, source.size + 1)
+            verifier.update(data)
+            verifier.finish()
         response = self._policy.call(
             lambda: self._client.put_object(
                 Bucket=dest.bucket,
