@@ -21,7 +21,9 @@ broker acknowledged.
 Transaction errors follow librdkafka's classes: retriable -> retry the same call until
 `retry_timeout_s`; abortable -> abort, drop the partitions' records and seek them back to
 the last committed offset, so they are reprocessed (uploads are idempotent:
-content-addressed keys); fatal -> `FatalKafkaError`, the process exits non-zero.
+content-addressed keys); fatal -> `FatalKafkaError`, the process exits non-zero. A call
+still blocked well past its own timeout (a wedged librdkafka handle) is fatal too, and a
+retry is only started once a broker answers again.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Checkpoint:
         interval_s: float,
         retry_timeout_s: float,
         call_timeout_s: float = 30.0,
+        stuck_after_s: float | None = None,
     ) -> None:
         self._io = io
         self._ledger = ledger
@@ -76,6 +79,8 @@ class Checkpoint:
         self._interval_s = interval_s
         self._retry_timeout_s = retry_timeout_s
         self._call_timeout_s = call_timeout_s
+        # A call still blocked this long after its own timeout never returns (see offload).
+        self._stuck_s = stuck_after_s if stuck_after_s is not None else call_timeout_s + 10.0
         self._last = _now()
 
     def due(self) -> bool:
@@ -104,8 +109,14 @@ class Checkpoint:
             for record in records:
                 for output in record.outputs:
                     self._io.produce(output)
-            self._call(self._io.send_offsets_to_transaction, offsets, self._call_timeout_s)
-            self._call(lambda: offload(producer.commit_transaction, self._call_timeout_s))
+            self._call(
+                self._io.send_offsets_to_transaction, offsets, self._call_timeout_s, self._stuck_s
+            )
+            self._call(
+                lambda: offload(
+                    producer.commit_transaction, self._call_timeout_s, deadline_s=self._stuck_s
+                )
+            )
         except AbortRequired as exc:
             self._abort(offsets, exc)
             return 0
@@ -117,7 +128,13 @@ class Checkpoint:
     def _abort(self, offsets: dict[PartitionKey, int], cause: Exception) -> None:
         log.warning("aborting transaction: %s", cause)
         try:
-            self._call(lambda: offload(self._io.producer.abort_transaction, self._call_timeout_s))
+            self._call(
+                lambda: offload(
+                    self._io.producer.abort_transaction,
+                    self._call_timeout_s,
+                    deadline_s=self._stuck_s,
+                )
+            )
         except AbortRequired as exc:  # abort itself failed abortably: the producer is unusable
             raise FatalKafkaError(f"abort_transaction failed: {exc}") from exc
         self._metrics.transaction("aborted")
@@ -139,8 +156,20 @@ class Checkpoint:
                 if not err.retriable() or _now() >= deadline:
                     raise FatalKafkaError(f"gave up: {exc}") from exc
                 log.info("retrying transactional call: %s", exc)
+                self._await_brokers(deadline)
                 gevent.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    def _await_brokers(self, deadline: float) -> None:
+        """Before a retry, wait (until `deadline`) for a broker to answer again.
+
+        A transactional call started while the coordinator is unreachable can block past
+        its own timeout, for good, once the broker comes back (librdkafka #5456, seen here
+        with `send_offsets_to_transaction` across a 20 s broker outage): so no call is
+        started into an outage; the retry waits for the cluster instead.
+        """
+        while _now() < deadline and not self._io.brokers_up(min(2.0, self._call_timeout_s)):
+            gevent.sleep(0.5)
 
 
 def _now() -> float:

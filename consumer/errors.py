@@ -19,3 +19,7 @@ class FatalKafkaError(ConsumerError):
     The process must stop with a non-zero status so the orchestrator restarts it; a new
     producer instance is the only way out.
     """
+
+
+class StuckCallError(FatalKafkaError):
+    """A librdkafka call did not return long after its own timeout: the handle is wedged."""

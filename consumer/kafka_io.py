@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from consumer.errors import StuckCallError
 from consumer.ledger import PartitionKey
 from consumer.outputs import Output, OutputKind
 from consumer.settings import ConsumerSettings, KafkaConnection, ProcessingGuarantee
@@ -32,11 +33,16 @@ _TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
-def offload(fn: Callable[..., T], *args: Any) -> T:
+def offload(fn: Callable[..., T], *args: Any, deadline_s: float | None = None) -> T:
     """Run a blocking librdkafka call in the hub's threadpool; this greenlet waits, others run.
 
     The exception travels back as a value: gevent's threadpool would otherwise print the
-    traceback of every (expected, retried) transactional error."""
+    traceback of every (expected, retried) transactional error.
+
+    `deadline_s`: for calls that take a timeout but may not honour it (librdkafka #5456:
+    `send_offsets_to_transaction` blocked for good after a broker restart). Past it,
+    `StuckCallError` (fatal: the handle is wedged, only a new process gets out); the OS
+    thread stays blocked, which no longer matters once the process is exiting."""
 
     def call() -> tuple[bool, Any]:
         try:
@@ -44,7 +50,15 @@ def offload(fn: Callable[..., T], *args: Any) -> T:
         except Exception as exc:
             return False, exc
 
-    ok, value = gevent.get_hub().threadpool.apply(call)
+    pool = gevent.get_hub().threadpool
+    if deadline_s is None:
+        ok, value = pool.apply(call)
+    else:
+        try:
+            ok, value = pool.spawn(call).get(timeout=deadline_s)
+        except gevent.Timeout:
+            name = getattr(fn, "__name__", type(fn).__name__)
+            raise StuckCallError(f"{name} did not return within {deadline_s:g} s") from None
     if not ok:
         raise value
     result: T = value
@@ -183,9 +197,23 @@ class KafkaIO:
         else:
             self.consumer.commit(offsets=parts, asynchronous=True)
 
+    def brokers_up(self, timeout_s: float) -> bool:
+        """True when a broker answers a metadata request within `timeout_s` (threadpool)."""
+        try:
+            metadata = offload(self.producer.list_topics, None, timeout_s)
+        except KafkaException:
+            return False
+        return bool(metadata.brokers)
+
     def send_offsets_to_transaction(
-        self, offsets: dict[PartitionKey, int], timeout_s: float
+        self, offsets: dict[PartitionKey, int], timeout_s: float, deadline_s: float | None = None
     ) -> None:
         parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         metadata = self.consumer.consumer_group_metadata()
-        offload(self.producer.send_offsets_to_transaction, parts, metadata, timeout_s)
+        offload(
+            self.producer.send_offsets_to_transaction,
+            parts,
+            metadata,
+            timeout_s,
+            deadline_s=deadline_s,
+        )

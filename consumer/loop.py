@@ -38,6 +38,7 @@ from schemas.codec import RawHeaders
 log = logging.getLogger(__name__)
 
 _FLUSH_TIMEOUT_S = 30.0
+_CLOSE_DEADLINE_S = 10.0
 
 
 def _keys(partitions: Iterable[Any]) -> set[PartitionKey]:
@@ -163,7 +164,8 @@ class ConsumerLoop:
             self._io.consumer.close()
             if not self._eos:
                 self._io.flush(_FLUSH_TIMEOUT_S)
-            offload(self._io.producer.close)
+            # Bounded: after a wedged transactional call, close() could wait for good.
+            offload(self._io.producer.close, deadline_s=_CLOSE_DEADLINE_S)
         except Exception:  # shutting down anyway; the summary line must still be written
             log.exception("closing the Kafka handles failed")
 

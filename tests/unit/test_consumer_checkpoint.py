@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -27,11 +28,14 @@ class FakeProducer:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.commit_errors: list[KafkaException] = []
+        self.commit_blocks_s = 0.0
 
     def begin_transaction(self) -> None:
         self.calls.append("begin")
 
     def commit_transaction(self, timeout: float) -> None:
+        if self.commit_blocks_s:
+            time.sleep(self.commit_blocks_s)  # a librdkafka call that ignores its timeout
         if self.commit_errors:
             self.calls.append("commit failed")
             raise self.commit_errors.pop(0)
@@ -47,11 +51,19 @@ class FakeIO:
         self.produced: list[bytes | None] = []
         self.sent_offsets: list[dict[PartitionKey, int]] = []
         self.committed: list[tuple[dict[PartitionKey, int], bool]] = []
+        self.brokers_answers: list[bool] = []
+        self.broker_checks = 0
+
+    def brokers_up(self, timeout_s: float) -> bool:
+        self.broker_checks += 1
+        return self.brokers_answers.pop(0) if self.brokers_answers else True
 
     def produce(self, output: Output, on_delivery: Any = None) -> None:
         self.produced.append(output.value)
 
-    def send_offsets_to_transaction(self, offsets: dict[PartitionKey, int], timeout: float) -> None:
+    def send_offsets_to_transaction(
+        self, offsets: dict[PartitionKey, int], timeout: float, deadline_s: float | None = None
+    ) -> None:
         self.producer.calls.append("send_offsets")
         self.sent_offsets.append(dict(offsets))
 
@@ -59,7 +71,7 @@ class FakeIO:
         self.committed.append((dict(offsets), wait))
 
 
-def _setup(guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE) -> Any:
+def _setup(guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE, **extra: Any) -> Any:
     io, ledger, metrics = FakeIO(), Ledger(), Metrics()
     rewinds: list[dict[PartitionKey, int]] = []
     checkpoint = Checkpoint(
@@ -70,6 +82,7 @@ def _setup(guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE) ->
         rewind=rewinds.append,
         interval_s=0.5,
         retry_timeout_s=5,
+        **extra,
     )
     for offset in (0, 1, 2):
         record = ledger.track("req", 0, offset)
@@ -95,6 +108,26 @@ def test_retriable_commit_is_retried() -> None:
     io.producer.commit_errors = [_error(retriable=True)]
     assert checkpoint.run() == 2
     assert io.producer.calls == ["begin", "send_offsets", "commit failed", "commit"]
+    assert rewinds == []
+
+
+def test_a_retry_waits_until_a_broker_answers_again() -> None:
+    # librdkafka #5456: a transactional call started into a broker outage can hang for good.
+    io, _ledger, _metrics, _rewinds, checkpoint = _setup()
+    io.producer.commit_errors = [_error(retriable=True)]
+    io.brokers_answers = [False, False, True]
+    assert checkpoint.run() == 2
+    assert io.broker_checks == 3
+    assert io.producer.calls == ["begin", "send_offsets", "commit failed", "commit"]
+
+
+def test_a_transactional_call_stuck_past_its_deadline_is_fatal() -> None:
+    io, _ledger, _metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
+    io.producer.commit_blocks_s = 3.0
+    started = time.monotonic()
+    with pytest.raises(FatalKafkaError, match="did not return"):
+        checkpoint.run()
+    assert time.monotonic() - started < 2.0
     assert rewinds == []
 
 
