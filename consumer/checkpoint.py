@@ -81,18 +81,26 @@ class Checkpoint:
         self._call_timeout_s = call_timeout_s
         # A call still blocked this long after its own timeout never returns (see offload).
         self._stuck_s = stuck_after_s if stuck_after_s is not None else call_timeout_s + 10.0
-        self._last = _now()
+        self._last = _now() - interval_s
 
     def due(self) -> bool:
+        """The interval bounds how often commits happen, not how long a result waits: the
+        clock restarts only when something was committed, so after an idle spell the first
+        finished request is committed on the next loop step instead of a tick later."""
         return _now() - self._last >= self._interval_s
 
     def run(self, tps: Iterable[PartitionKey] | None = None, *, wait: bool = False) -> int:
         """Commit what is ready (of `tps`, default all partitions); returns records committed.
         `wait`: at_least_once commits synchronously (on revoke and at shutdown)."""
-        self._last = _now()
         if self._eos:
-            return self._transaction(self._ledger.ready(State.DONE, tps))
-        records = self._ledger.ready(State.PUBLISHED, tps)
+            committed = self._transaction(self._ledger.ready(State.DONE, tps))
+        else:
+            committed = self._commit_offsets(self._ledger.ready(State.PUBLISHED, tps), wait)
+        if committed:
+            self._last = _now()
+        return committed
+
+    def _commit_offsets(self, records: list[Record], wait: bool) -> int:
         if records:
             self._io.commit_offsets(self._ledger.commit_offsets(records), wait=wait)
             self._ledger.release(records)

@@ -157,3 +157,21 @@ def test_at_least_once_commits_published_prefix_without_transaction() -> None:
     assert checkpoint.run(wait=True) == 2
     assert io.committed == [({("req", 0): 2}, True)]
     assert io.producer.calls == []
+
+
+def test_interval_limits_commit_rate_but_never_delays_the_first_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("consumer.checkpoint._now", lambda: clock[0])
+    io, ledger, _metrics, _rewinds, checkpoint = _setup()
+    assert checkpoint.due()  # nothing committed yet: the first results go out at once
+    assert checkpoint.run() == 2
+    assert not checkpoint.due()  # just committed: the next commit waits the interval
+    clock[0] += 0.6
+    assert checkpoint.run() == 0  # offset 2 still uploading: nothing ready...
+    assert checkpoint.due()  # ...so the clock did not restart
+    (still_uploading,) = ledger.waiting(State.IN_FLIGHT)
+    ledger.complete(still_uploading, [Output(OutputKind.RESULT, "res", b"k", b"\x02", [])])
+    assert checkpoint.run() == 1  # committed on the next step, not a tick later
+    assert io.sent_offsets[-1] == {("req", 0): 3}
