@@ -71,6 +71,12 @@ def default_transactional_id(group_id: str) -> str:
     return f"{group_id}-{socket.gethostname()}-{os.getpid()}"
 
 
+# librdkafka's own lines (broker down, coordinator moves) go through logging, so they come
+# out in the configured JSON/text format instead of raw on stderr. They are served by
+# poll/consume, i.e. on the loop greenlet.
+LIBRDKAFKA_LOG = logging.getLogger("consumer.librdkafka")
+
+
 def consumer_config(connection: KafkaConnection, settings: ConsumerSettings) -> dict[str, Any]:
     heartbeat = min(3000, settings.session_timeout_ms // 3)
     return {
@@ -87,6 +93,7 @@ def consumer_config(connection: KafkaConnection, settings: ConsumerSettings) -> 
         "heartbeat.interval.ms": heartbeat,
         "fetch.wait.max.ms": settings.fetch_wait_max_ms,
         "statistics.interval.ms": settings.stats_interval_ms,
+        "logger": LIBRDKAFKA_LOG,
     }
 
 
@@ -99,6 +106,7 @@ def producer_config(
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
+        "logger": LIBRDKAFKA_LOG,
     }
     if settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE:
         config["transactional.id"] = transactional_id
