@@ -40,8 +40,9 @@ KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 S3_ENV = "AWS_ENDPOINT_URL"
 DOCKER_ENV = "UPLOAD_STREAM_DOCKER"
 
-#: Confluent's image: testcontainers' KafkaContainer drives its start scripts.
-KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+#: Confluent's image, since testcontainers' KafkaContainer drives its start scripts.
+#: Confluent Platform 8.0 ships Apache Kafka 4.0 (KRaft only), like the local launcher's 4.1.
+KAFKA_IMAGE = "confluentinc/cp-kafka:8.0.0"
 _DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 
 Source = Literal["env", "docker", "local"]
