@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_producer_support import REPO, Pipeline, pipeline, read_s3_url
+from tests.integration.producer_support import REPO, Pipeline, pipeline, read_s3_url
 
 
 @pytest.fixture

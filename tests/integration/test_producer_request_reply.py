@@ -21,7 +21,7 @@ from producer_lib.errors import PublishError, ReplyChannelError, ResultTimeout
 from producer_lib.s3_staging import S3Stager
 from producer_lib.settings import ProducerSettings
 from schemas import ResultStatus, UploadResult
-from tests.integration.test_producer_support import Pipeline, pipeline, read_s3_url
+from tests.integration.producer_support import Pipeline, pipeline, read_s3_url
 
 REQUEST_ID = re.compile(
     r"^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_producer_support import (
+from tests.integration.producer_support import (
     Pipeline,
     aws_service_env,
     expected_url,

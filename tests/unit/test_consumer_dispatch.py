@@ -77,6 +77,8 @@ def test_request_names_allowed_bucket_reply_topic_and_workers() -> None:
         (_request(schema_version=2), "unsupported_schema_version", "results"),
         (_request(files={"a": BLOB, "b": BLOB, "c": BLOB}), "too_many_files", "results"),
         (_request(bucket="nope"), "bucket_not_allowed", "results"),
+        # An empty string is not null: it must not quietly mean the default bucket.
+        (_request(bucket=""), "bucket_not_allowed", "results"),
         (_request(reply_topic="nope"), "reply_topic_not_allowed", "results"),
         (_request(reply_topic="replies", bucket="nope"), "bucket_not_allowed", "replies"),
     ],

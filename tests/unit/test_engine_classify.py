@@ -128,6 +128,8 @@ OS_SOURCE = [
     (errno.ENXIO, C.SOURCE_NOT_ALLOWED),
     (errno.ENODEV, C.SOURCE_NOT_ALLOWED),
     (errno.EXDEV, C.SOURCE_NOT_ALLOWED),
+    # A hostile name longer than NAME_MAX / PATH_MAX: no such blob can exist.
+    (errno.ENAMETOOLONG, C.SOURCE_NOT_FOUND),
     (errno.ENOSPC, C.INTERNAL_ERROR),
     (errno.EMFILE, C.INTERNAL_ERROR),
 ]

@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from consumer.engine import LocalBlob, UploadEngine, UploadJob
 from consumer.engine.verify import b64_of_hex
 from consumer.settings import EngineSettings
-from tests.unit.test_engine_support import sha
+from tests.unit.engine_support import sha
 
 DATA = b"%PDF-1.7 " * 1000
 

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from consumer.engine import LocalBlob
 from schemas import FileFailureCode as C
-from tests.unit.test_engine_support import Env, env_fixture, moto_client  # noqa: F401
+from tests.unit.engine_support import Env, env_fixture, moto_client  # noqa: F401
 
 DATA = b"%PDF-1.7 staged document bytes"
 

@@ -11,7 +11,7 @@ import pytest
 from consumer.engine import LocalBlob
 from schemas import BlobRef
 from schemas import FileFailureCode as C
-from tests.unit.test_engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
 
 DATA = b"\xff\xd8\xff\xe0 jpeg bytes"
 

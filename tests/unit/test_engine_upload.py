@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, ResponseStreamingError
 
 from consumer.engine import LocalBlob, UploadEngine
 from schemas import FileFailureCode as C
-from tests.unit.test_engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
 
 MiB = 1024 * 1024
 DATA = b"\x89PNG small image"
