@@ -116,6 +116,7 @@ def _client_error(exc: bce.ClientError, side: Side) -> FileFailure:
 _OS_SOURCE_ERRNO = {
     errno.ENOENT: C.SOURCE_NOT_FOUND,
     errno.ENOTDIR: C.SOURCE_NOT_FOUND,
+    errno.ENAMETOOLONG: C.SOURCE_NOT_FOUND,  # a hostile name no blob can have
     errno.EACCES: C.SOURCE_UNREADABLE,
     errno.EPERM: C.SOURCE_UNREADABLE,
     errno.EIO: C.SOURCE_UNREADABLE,
