@@ -109,7 +109,8 @@ def decide(source: Source, policy: Policy) -> Accepted | Rejected:
 
     reply_ok = request.reply_topic is None or request.reply_topic in policy.allowed_reply_topics
     reply_topic = request.reply_topic if reply_ok and request.reply_topic else policy.results_topic
-    bucket = request.bucket or policy.default_bucket
+    # Only null means "the default": an empty string is a bucket name, and not an allowed one.
+    bucket = policy.default_bucket if request.bucket is None else request.bucket
     problem: tuple[RequestErrorCode, str] | None = None
     if bucket not in policy.allowed_buckets:
         problem = (RequestErrorCode.BUCKET_NOT_ALLOWED, "bucket: not in the allowed buckets")
