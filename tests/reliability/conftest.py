@@ -1,0 +1,77 @@
+"""Reliability suite plumbing: the `soak` opt-in, the scoreboard, and process cleanup.
+
+Soak runs (`@pytest.mark.soak`) are long and only run when asked for with `-m soak`
+(`make soak`). Otherwise they are *deselected* (not skipped), and the summary says so in
+one line: a deselected soak run is a deliberate opt-out, never a missing service. Tests
+that need the stack still fail under `CI` when it is missing (the `stack` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.reliability.harness import Consumers
+from tests.reliability.report import LAST_RUN, SCOREBOARD
+
+_SOAK_OPT_IN = "soak runs are opt-in: `make soak` (pytest tests/reliability -m soak)"
+_deselected_soak: list[str] = []
+
+
+def _soak_requested(config: pytest.Config) -> bool:
+    expression = config.getoption("markexpr", "") or ""
+    return "soak" in expression and "not soak" not in expression
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _soak_requested(config):
+        return
+    soak = [item for item in items if item.get_closest_marker("soak")]
+    if soak:
+        _deselected_soak.extend(item.nodeid for item in soak)
+        config.hook.pytest_deselected(items=soak)
+        items[:] = [item for item in items if not item.get_closest_marker("soak")]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _deselected_soak:
+        terminalreporter.write_line(
+            f"reliability: {len(_deselected_soak)} soak test(s) deselected; {_SOAK_OPT_IN}"
+        )
+    table = SCOREBOARD.render()
+    if not table:
+        return
+    terminalreporter.section("reliability results")
+    terminalreporter.write(table)
+    LAST_RUN.write_text(table)
+    terminalreporter.write_line(f"(also written to {LAST_RUN})")
+
+
+@pytest.fixture
+def consumers(tmp_path: Path) -> Iterator[Consumers]:
+    """Factory for consumer subprocesses; every one is killed after the test."""
+    group = Consumers(tmp_path)
+    try:
+        yield group
+    finally:
+        group.close()
+
+
+@pytest.fixture
+def broker(stack):  # type: ignore[no-untyped-def]
+    """The stack's local broker, which the test may stop; always running again afterwards.
+
+    Unlike `local_broker` this does not skip quietly when Kafka is external: it goes through
+    `unavailable`, so under CI a broker that cannot be stopped is a failure."""
+    local = stack.broker
+    if local is None:
+        unavailable(f"Kafka comes from {stack.kafka_source}: no local broker to stop")
+    try:
+        yield local
+    finally:
+        local.resume()
+        if not local.running:
+            local.start()

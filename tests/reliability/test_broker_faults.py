@@ -1,0 +1,110 @@
+"""Broker faults: the only Kafka broker goes away for 20 s in the middle of a stream.
+
+Once the broker is back, every request has exactly one committed result (read_committed)
+and every object its sha256. The test plays the orchestrator: a consumer that exits 1
+("fatal Kafka error, exiting for a restart") is started again with the same
+transactional.id, as Kubernetes would. That happens here: after the outage librdkafka's
+`send_offsets_to_transaction` never returns (librdkafka #5456); the consumer now notices
+(a deadline past the call's own timeout) and exits instead of hanging for good. The row's
+notes say how many restarts it took. Any other exit status fails the test.
+The broker is shared by the whole session, so it is started again whatever happens.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+
+from tests.conftest import unique
+from tests.integration.consumer_helpers import consumer_env, wait_for
+from tests.reliability.harness import Publisher, TimedReader, audit, simple_requests
+from tests.reliability.report import SCOREBOARD, Row
+
+SEED = 4242
+COUNT = 300
+RATE_PER_S = 10.0  # 30 s of publishing...
+OUTAGE_AT_S = 6.0  # ...with the broker down from here...
+OUTAGE_S = 20.0  # ...for this long (a deliberate sleep: the outage itself)
+
+
+@pytest.mark.timeout(300)
+def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
+    stack: Any,
+    broker: Any,
+    kafka_topics: Any,
+    group_id: str,
+    make_bucket: Any,
+    s3: Any,
+    tmp_path: Path,
+    consumers: Any,
+) -> None:
+    topics = kafka_topics("requests", "results", "dlq")
+    bucket = make_bucket("dest")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    records, expected = simple_requests(staging, COUNT, seed=SEED, prefix="brk")
+    env = consumer_env(
+        bootstrap=stack.bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        bucket=bucket,
+        staging=staging,
+        **stack.env(),
+        UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn-brk"),
+        UPLOAD_STREAM_SSE="none",
+    )
+    row = SCOREBOARD.add(Row("broker outage", faults=f"broker stopped {OUTAGE_S:.0f} s"))
+    consumer = consumers.start(env, "brk")
+    consumer.wait_assigned()
+    publisher = Publisher(stack.bootstrap_servers, topics["requests"])
+    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
+    items = [(f"brk-{i:05d}", key, value) for i, (key, value, _) in enumerate(records)]
+    feeding = gevent.spawn(publisher.paced, items, RATE_PER_S)
+    restored_at = None
+    try:
+        started = time.monotonic()
+        wait_for(lambda: time.monotonic() - started >= OUTAGE_AT_S, OUTAGE_AT_S + 5, "t0")
+        reader.poll(0.5)
+        before = reader.distinct(topics["results"])
+        broker.stop()
+        row.faults_injected = 1
+        gevent.sleep(OUTAGE_S)  # the outage (deliberate)
+        broker.start()
+        restored_at = time.monotonic()
+        feeding.get(timeout=60)
+        publisher.flush(60)
+        restarts = 0
+
+        def done() -> bool:
+            nonlocal consumer, restarts
+            if consumer.proc.poll() is not None:
+                assert consumer.proc.returncode == 1, consumer.proc.returncode
+                restarts += 1
+                consumer = consumers.start(env, "brk")
+            return reader.distinct(topics["results"]) >= COUNT
+
+        reader.wait(lambda _: done(), 150, "all results")
+        recovered_s = time.monotonic() - restored_at
+        reader.poll(1.0)
+        found = audit(reader.of(topics["results"]), expected, s3, bucket)
+        row.sent, row.committed, row.duplicates = COUNT, found.committed, found.duplicates
+        row.missing, row.corrupt = found.missing, found.corrupt
+        row.notes = (
+            f"{before} results before the stop; all {COUNT} within "
+            f"{recovered_s:.0f} s of the broker restart; consumer exits 1 and restarts: "
+            f"{restarts} (wedged txn call, librdkafka #5456)"
+        )
+        assert restarts <= 2
+        assert 0 < before < COUNT
+        assert reader.of(topics["dlq"]) == []
+        assert found.clean, found
+        assert consumer.stop() == 0
+    finally:
+        feeding.kill()
+        if not broker.running:
+            broker.start()
+        reader.close()
