@@ -84,10 +84,11 @@ class Checkpoint:
         self._last = _now() - interval_s
 
     def due(self) -> bool:
-        """The interval bounds how often commits happen, not how long a result waits: the
-        clock restarts only when something was committed, so after an idle spell the first
-        finished request is committed on the next loop step instead of a tick later."""
-        return _now() - self._last >= self._interval_s
+        """The interval exists to batch results into fewer transactions, so it only holds
+        results back while other requests are still uploading and could join the batch.
+        With nothing in flight, waiting batches nothing: commit on the next loop step. The
+        clock restarts only when something was committed."""
+        return not self._ledger.in_flight() or _now() - self._last >= self._interval_s
 
     def run(self, tps: Iterable[PartitionKey] | None = None, *, wait: bool = False) -> int:
         """Commit what is ready (of `tps`, default all partitions); returns records committed.

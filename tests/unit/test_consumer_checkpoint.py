@@ -159,7 +159,7 @@ def test_at_least_once_commits_published_prefix_without_transaction() -> None:
     assert io.producer.calls == []
 
 
-def test_interval_limits_commit_rate_but_never_delays_the_first_result(
+def test_interval_batches_only_while_other_requests_are_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [100.0]
@@ -167,11 +167,18 @@ def test_interval_limits_commit_rate_but_never_delays_the_first_result(
     io, ledger, _metrics, _rewinds, checkpoint = _setup()
     assert checkpoint.due()  # nothing committed yet: the first results go out at once
     assert checkpoint.run() == 2
-    assert not checkpoint.due()  # just committed: the next commit waits the interval
+    assert not checkpoint.due()  # offset 2 still uploading: wait, it may join the next batch
     clock[0] += 0.6
-    assert checkpoint.run() == 0  # offset 2 still uploading: nothing ready...
+    assert checkpoint.due()
+    assert checkpoint.run() == 0  # nothing ready...
     assert checkpoint.due()  # ...so the clock did not restart
     (still_uploading,) = ledger.waiting(State.IN_FLIGHT)
     ledger.complete(still_uploading, [Output(OutputKind.RESULT, "res", b"k", b"\x02", [])])
-    assert checkpoint.run() == 1  # committed on the next step, not a tick later
+    assert checkpoint.run() == 1
     assert io.sent_offsets[-1] == {("req", 0): 3}
+    clock[0] += 0.01  # well inside the interval...
+    record = ledger.track("req", 0, 3)
+    assert not checkpoint.due()  # ...and a request is uploading: hold back
+    ledger.complete(record, [Output(OutputKind.RESULT, "res", b"k", b"\x03", [])])
+    assert checkpoint.due()  # nothing left in flight: nothing to batch with, commit now
+    assert checkpoint.run() == 1
