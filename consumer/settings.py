@@ -155,7 +155,10 @@ class ConsumerSettings(BaseSettings):
         description="Requests being uploaded at once; when full, partitions are paused.",
     )
     checkpoint_interval_s: float = Field(
-        default=0.5, gt=0, description="How often results are published and offsets committed."
+        default=0.5,
+        gt=0,
+        description="While requests are in flight, results are batched and committed at most "
+        "this often; with none in flight, at once.",
     )
     drain_timeout_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long in-flight uploads may finish."
