@@ -28,13 +28,12 @@ SLOTS = 2
 @pytest.mark.parametrize(
     ("count", "kills", "rate"),
     [
-        pytest.param(1000, 5, 100.0, id="1000-requests"),
+        pytest.param(1000, 5, 100.0, id="1000-requests", marks=pytest.mark.timeout(300)),
         pytest.param(
             5000, 20, 80.0, id="5000-requests", marks=[pytest.mark.soak, pytest.mark.timeout(900)]
         ),
     ],
 )
-@pytest.mark.timeout(300)
 def test_repeated_kill_9_of_two_consumers_loses_and_duplicates_nothing(
     count: int,
     kills: int,
