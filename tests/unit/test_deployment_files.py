@@ -94,3 +94,8 @@ def test_dockerfile_runs_the_consumer_as_non_root_on_the_metrics_port() -> None:
     port = _consumer_env()["UPLOAD_STREAM_METRICS_PORT"]
     assert f"EXPOSE {port}" in text
     assert f":{port}/healthz" in text
+
+
+def test_consumer_is_restarted_after_a_fatal_exit() -> None:
+    # A fatal Kafka error ends `upload-stream consume` with exit 1 by design.
+    assert _compose()["services"]["consumer"]["restart"] == "unless-stopped"
