@@ -128,7 +128,7 @@ def local_broker(stack: Stack) -> Iterator[KafkaBroker]:
     next test finds it running. Skips when Kafka is not a local broker (nothing to stop)."""
     broker = stack.broker
     if broker is None:
-        pytest.skip(f"Kafka comes from {stack.kafka_source}, not a local broker")
+        unavailable(f"Kafka comes from {stack.kafka_source}, not a local broker to stop")
     try:
         yield broker
     finally:

@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient
 
 from schemas import BlobRef, UploadRequest, decode_request, encode_request, message_key
 from schemas.codec import request_headers
+from tests.conftest import unavailable
 from upload_stream_cli.devstack.kafka import KafkaBroker, new_cluster_id
 from upload_stream_cli.devstack.ports import port_open
 from upload_stream_cli.devstack.stack import (
@@ -153,7 +154,7 @@ def test_s3_objects_go_over_http(s3: Any, make_bucket: Callable[..., str]) -> No
 def test_local_s3_keeps_connections_alive(stack: Stack) -> None:
     """moto's own server closes every connection; ours (gevent.pywsgi) must not."""
     if stack.s3_server is None:
-        pytest.skip(f"S3 comes from {stack.s3_source}, not the local moto")
+        unavailable(f"S3 comes from {stack.s3_source}, not the local moto")
     conn = http.client.HTTPConnection("127.0.0.1", stack.s3_server.port, timeout=10)
     try:
         sockets = []
