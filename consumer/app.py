@@ -56,8 +56,24 @@ def run(
         engine = UploadEngine(engine_settings)
     txn_id = settings.transactional_id or default_transactional_id(settings.group_id)
     loop: ConsumerLoop | None = None
+    io: KafkaIO | None = None
     consumer_conf = consumer_config(connection, settings)
     producer_conf = producer_config(connection, settings, txn_id)
+
+    def new_producer() -> Producer:
+        # A replaced (wedged, then fenced) producer reports PRODUCER_FENCED as fatal: that
+        # is its end, not ours, so only the current producer's errors reach the loop.
+        made: list[Producer] = []
+
+        def on_error(err: KafkaError) -> None:
+            if io is not None and made and made[0] is not io.producer:
+                log.info("error of a replaced producer, ignored: %s", err)
+                return
+            _on_error(loop, err)
+
+        made.append(Producer({**producer_conf, "error_cb": on_error}))
+        return made[0]
+
     io = KafkaIO(
         Consumer(
             {
@@ -66,8 +82,9 @@ def run(
                 "stats_cb": metrics.on_stats,
             }
         ),
-        Producer({**producer_conf, "error_cb": lambda e: _on_error(loop, e)}),
+        new_producer(),
         idle_s=settings.poll_idle_s,
+        new_producer=new_producer,
     )
     loop = ConsumerLoop(
         settings=settings,

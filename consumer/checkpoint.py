@@ -21,9 +21,15 @@ broker acknowledged.
 Transaction errors follow librdkafka's classes: retriable -> retry the same call until
 `retry_timeout_s`; abortable -> abort, drop the partitions' records and seek them back to
 the last committed offset, so they are reprocessed (uploads are idempotent:
-content-addressed keys); fatal -> `FatalKafkaError`, the process exits non-zero. A call
-still blocked well past its own timeout (a wedged librdkafka handle) is fatal too, and a
-retry is only started once a broker answers again.
+content-addressed keys); fatal -> `FatalKafkaError`, the process exits non-zero. A retry
+is only started once a broker answers again.
+
+A transactional call still blocked well past its own timeout (librdkafka #5456, after a
+broker outage) wedges its producer for good. Recovery, in-process: a new producer with the
+same transactional.id (its `init_transactions` fences the old one and makes the
+coordinator finish the lost transaction, committed or aborted); then every partition with
+uncommitted records is rewound to the offset the group has committed, which tells which of
+the two happened. Nothing is published twice and nothing skipped.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from typing import Any, TypeVar
 import gevent
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.errors import FatalKafkaError
+from consumer.errors import FatalKafkaError, StuckCallError
 from consumer.kafka_io import KafkaIO, offload
 from consumer.ledger import Ledger, PartitionKey, Record, State
 from consumer.metrics import Metrics
@@ -114,20 +120,27 @@ class Checkpoint:
         offsets = self._ledger.commit_offsets(records)
         producer = self._io.producer
         try:
-            self._call(producer.begin_transaction)
-            for record in records:
-                for output in record.outputs:
-                    self._io.produce(output)
-            self._call(
-                self._io.send_offsets_to_transaction, offsets, self._call_timeout_s, self._stuck_s
-            )
-            self._call(
-                lambda: offload(
-                    producer.commit_transaction, self._call_timeout_s, deadline_s=self._stuck_s
+            try:
+                self._call(producer.begin_transaction)
+                for record in records:
+                    for output in record.outputs:
+                        self._io.produce(output)
+                self._call(
+                    self._io.send_offsets_to_transaction,
+                    offsets,
+                    self._call_timeout_s,
+                    self._stuck_s,
                 )
-            )
-        except AbortRequired as exc:
-            self._abort(offsets, exc)
+                self._call(
+                    lambda: offload(
+                        producer.commit_transaction, self._call_timeout_s, deadline_s=self._stuck_s
+                    )
+                )
+            except AbortRequired as exc:
+                self._abort(offsets, exc)
+                return 0
+        except StuckCallError as exc:
+            self._replace_producer(exc)
             return 0
         self._ledger.release(records)
         self._metrics.transaction("committed")
@@ -148,6 +161,44 @@ class Checkpoint:
             raise FatalKafkaError(f"abort_transaction failed: {exc}") from exc
         self._metrics.transaction("aborted")
         self._rewind(self._ledger.drop(offsets))
+
+    def _replace_producer(self, stuck: StuckCallError) -> None:
+        log.warning(
+            "transactional producer wedged (%s): replacing it and rewinding to the committed "
+            "offsets",
+            stuck,
+        )
+        self._io.replace_producer(stuck)
+        try:
+            self._call(
+                lambda: offload(
+                    self._io.producer.init_transactions,
+                    self._call_timeout_s,
+                    deadline_s=self._stuck_s,
+                )
+            )
+        except AbortRequired as exc:  # nothing to abort on a new producer: it is unusable
+            raise FatalKafkaError(f"init_transactions failed: {exc}") from exc
+        self._metrics.transaction("producer_replaced")
+        uncommitted = self._ledger.drop(self._ledger.partitions())
+        committed = self._committed(list(uncommitted))
+        # No committed offset yet: the first uncommitted record is where the group starts.
+        self._rewind({tp: committed.get(tp, first) for tp, first in uncommitted.items()})
+
+    def _committed(self, tps: list[PartitionKey]) -> dict[PartitionKey, int]:
+        """The group's committed offsets, asked until a broker answers (within the retry
+        budget): rewinding on a guess could skip records or publish them twice."""
+        deadline = _now() + self._retry_timeout_s
+        while True:
+            try:
+                return self._io.committed_offsets(tps, self._call_timeout_s)
+            except KafkaException as exc:
+                err = _kafka_error(exc)
+                if (err is not None and err.fatal()) or _now() >= deadline:
+                    raise FatalKafkaError(f"committed offsets unknown: {exc}") from exc
+                log.info("retrying the committed offsets: %s", exc)
+                self._await_brokers(deadline)
+                gevent.sleep(0.5)
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Call a transactional API, retrying while librdkafka says it is retriable."""

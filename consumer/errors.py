@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ConsumerError(Exception):
     """Root of every error the consumer raises. `retryable` says whether trying again helps."""
@@ -22,4 +24,12 @@ class FatalKafkaError(ConsumerError):
 
 
 class StuckCallError(FatalKafkaError):
-    """A librdkafka call did not return long after its own timeout: the handle is wedged."""
+    """A librdkafka call did not return long after its own timeout: the handle is wedged.
+
+    `pending` is the call still running in its thread (a gevent `AsyncResult`, None in
+    tests): the handle it blocks must not be destroyed until that call returns.
+    """
+
+    def __init__(self, message: str, pending: Any = None) -> None:
+        super().__init__(message)
+        self.pending = pending

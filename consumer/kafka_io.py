@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
+_CLOSE_DEADLINE_S = 10.0
 
 
 def offload(fn: Callable[..., T], *args: Any, deadline_s: float | None = None) -> T:
@@ -41,8 +42,8 @@ def offload(fn: Callable[..., T], *args: Any, deadline_s: float | None = None) -
 
     `deadline_s`: for calls that take a timeout but may not honour it (librdkafka #5456:
     `send_offsets_to_transaction` blocked for good after a broker restart). Past it,
-    `StuckCallError` (fatal: the handle is wedged, only a new process gets out); the OS
-    thread stays blocked, which no longer matters once the process is exiting."""
+    `StuckCallError`, carrying the call still blocked in its OS thread: the handle is
+    wedged, and only a new handle (`KafkaIO.replace_producer`) or a new process gets out."""
 
     def call() -> tuple[bool, Any]:
         try:
@@ -54,11 +55,14 @@ def offload(fn: Callable[..., T], *args: Any, deadline_s: float | None = None) -
     if deadline_s is None:
         ok, value = pool.apply(call)
     else:
+        pending = pool.spawn(call)
         try:
-            ok, value = pool.spawn(call).get(timeout=deadline_s)
+            ok, value = pending.get(timeout=deadline_s)
         except gevent.Timeout:
             name = getattr(fn, "__name__", type(fn).__name__)
-            raise StuckCallError(f"{name} did not return within {deadline_s:g} s") from None
+            raise StuckCallError(
+                f"{name} did not return within {deadline_s:g} s", pending
+            ) from None
     if not ok:
         raise value
     result: T = value
@@ -118,13 +122,69 @@ def _tps(tps: Iterable[PartitionKey]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition) for topic, partition in tps]
 
 
-class KafkaIO:
-    """The consumer and producer handles; every method is safe to call on the hub."""
+# Wedged producers still blocked in a call, beyond which the process exits for a restart:
+# each holds an OS thread of the hub's threadpool and a librdkafka handle's threads.
+MAX_WEDGED_PRODUCERS = 3
 
-    def __init__(self, consumer: Consumer, producer: Producer, idle_s: float) -> None:
+
+class KafkaIO:
+    """The consumer and producer handles; every method is safe to call on the hub.
+
+    `new_producer` makes a producer with the same configuration (transactional.id
+    included): `replace_producer` swaps a wedged one for it."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        idle_s: float,
+        new_producer: Callable[[], Producer] | None = None,
+    ) -> None:
         self.consumer = consumer
         self.producer = producer
         self._idle_s = idle_s
+        self._new_producer = new_producer
+        self._wedged: list[tuple[Producer, Any]] = []
+
+    def replace_producer(self, stuck: StuckCallError) -> None:
+        """Swap the producer blocked in `stuck`'s call for a new one (not yet initialised).
+
+        The old handle is not closed, nor dropped, while its call is still blocked: a
+        librdkafka handle destroyed under a running call is a use-after-free. It is closed
+        once that call returns (checked at each replacement); the new producer's
+        `init_transactions` fences it meanwhile. Too many still blocked: `stuck` is raised,
+        the process exits and its supervisor starts a clean one."""
+        if self._new_producer is None:
+            raise stuck
+        self._wedged.append((self.producer, stuck.pending))
+        self._close_returned()
+        if len(self._wedged) > MAX_WEDGED_PRODUCERS:
+            raise StuckCallError(f"{len(self._wedged)} wedged producers still blocked") from stuck
+        self.producer = self._new_producer()
+
+    def _close_returned(self) -> None:
+        blocked: list[tuple[Producer, Any]] = []
+        for producer, pending in self._wedged:
+            if pending is not None and not pending.ready():
+                blocked.append((producer, pending))
+                continue
+            try:
+                offload(producer.close, deadline_s=_CLOSE_DEADLINE_S)
+            except Exception as exc:  # it was wedged once: log, never fail recovery for it
+                log.warning("closing a replaced producer failed: %s", exc)
+        self._wedged = blocked
+
+    def committed_offsets(
+        self, tps: Iterable[PartitionKey], timeout_s: float
+    ) -> dict[PartitionKey, int]:
+        """The group's committed offsets of `tps` (those that have one). read_committed makes
+        librdkafka ask for stable offsets: the broker answers once no transaction touching
+        them is still open, so the answer says whether a lost transaction committed."""
+        parts = _tps(tps)
+        if not parts:
+            return {}
+        found = offload(self.consumer.committed, parts, timeout_s, deadline_s=timeout_s + 10.0)
+        return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0 and not p.error}
 
     def fetch(self, max_messages: int) -> list[Message]:
         """Up to `max_messages` already-fetched messages; never waits (rebalance callbacks

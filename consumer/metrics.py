@@ -112,6 +112,7 @@ class Metrics:
             "dlq",
             "txn_committed",
             "txn_aborted",
+            "txn_producer_replaced",
             "commits",
         )
         return {key: self.tally[key] for key in keys}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from consumer.checkpoint import Checkpoint
-from consumer.errors import FatalKafkaError
+from consumer.errors import FatalKafkaError, StuckCallError
 from consumer.ledger import Ledger, PartitionKey, State
 from consumer.metrics import Metrics
 from consumer.outputs import Output, OutputKind
@@ -44,6 +45,9 @@ class FakeProducer:
     def abort_transaction(self, timeout: float) -> None:
         self.calls.append("abort")
 
+    def init_transactions(self, timeout: float) -> None:
+        self.calls.append("init")
+
 
 class FakeIO:
     def __init__(self) -> None:
@@ -53,6 +57,10 @@ class FakeIO:
         self.committed: list[tuple[dict[PartitionKey, int], bool]] = []
         self.brokers_answers: list[bool] = []
         self.broker_checks = 0
+        self.replaced: list[FakeProducer] = []
+        self.group_offsets: dict[PartitionKey, int] = {}
+        self.committed_errors: list[KafkaException] = []
+        self.asked: list[list[PartitionKey]] = []
 
     def brokers_up(self, timeout_s: float) -> bool:
         self.broker_checks += 1
@@ -69,6 +77,18 @@ class FakeIO:
 
     def commit_offsets(self, offsets: dict[PartitionKey, int], *, wait: bool) -> None:
         self.committed.append((dict(offsets), wait))
+
+    def replace_producer(self, stuck: StuckCallError) -> None:
+        self.replaced.append(self.producer)
+        self.producer = FakeProducer()
+
+    def committed_offsets(
+        self, tps: Iterable[PartitionKey], timeout_s: float
+    ) -> dict[PartitionKey, int]:
+        if self.committed_errors:
+            raise self.committed_errors.pop(0)
+        self.asked.append(sorted(tps))
+        return {tp: o for tp, o in self.group_offsets.items() if tp in set(tps)}
 
 
 def _setup(guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE, **extra: Any) -> Any:
@@ -121,13 +141,65 @@ def test_a_retry_waits_until_a_broker_answers_again() -> None:
     assert io.producer.calls == ["begin", "send_offsets", "commit failed", "commit"]
 
 
-def test_a_transactional_call_stuck_past_its_deadline_is_fatal() -> None:
+def test_a_wedged_producer_is_replaced_and_the_lost_transaction_redone() -> None:
+    # librdkafka #5456: commit_transaction never returns. The group committed nothing of
+    # the lost transaction, so the records are rewound to their first offset and redone.
+    io, ledger, metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
+    wedged = io.producer
+    wedged.commit_blocks_s = 3.0
+    io.group_offsets = {("req", 0): 0, ("other", 1): 7}
+    started = time.monotonic()
+    assert checkpoint.run() == 0
+    assert time.monotonic() - started < 2.0
+    assert io.replaced == [wedged]
+    assert io.producer is not wedged and io.producer.calls == ["init"]
+    assert io.asked == [[("req", 0)]]  # only partitions with uncommitted records
+    assert rewinds == [{("req", 0): 0}]
+    assert ledger.pending() == 0  # dropped: the rewound records are fetched again
+    assert metrics.summary()["txn_producer_replaced"] == 1
+    assert metrics.summary()["txn_committed"] == 0
+    # The redone records commit through the new producer.
+    for offset in (0, 1):
+        ledger.complete(ledger.track("req", 0, offset), [])
+    assert checkpoint.run() == 2
+    assert io.producer.calls == ["init", "begin", "send_offsets", "commit"]
+    assert io.sent_offsets[-1] == {("req", 0): 2}
+
+
+def test_a_lost_transaction_that_did_commit_is_not_redone() -> None:
+    # The commit reached the coordinator before the call wedged: the group's offset says
+    # so, and the rewind goes past the committed records instead of publishing them again.
     io, _ledger, _metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
     io.producer.commit_blocks_s = 3.0
-    started = time.monotonic()
-    with pytest.raises(FatalKafkaError, match="did not return"):
+    io.group_offsets = {("req", 0): 2}
+    assert checkpoint.run() == 0
+    assert rewinds == [{("req", 0): 2}]
+
+
+def test_without_a_committed_offset_the_rewind_goes_to_the_first_uncommitted_record() -> None:
+    io, _ledger, _metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
+    io.producer.commit_blocks_s = 3.0
+    io.committed_errors = [KafkaException(KafkaError(KafkaError._TIMED_OUT, "test"))]
+    assert checkpoint.run() == 0
+    assert io.broker_checks >= 1  # the failed question waited for a broker, then again
+    assert rewinds == [{("req", 0): 0}]
+
+
+def test_a_new_producer_that_wedges_too_is_fatal() -> None:
+    io, _ledger, _metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
+    io.producer.commit_blocks_s = 3.0
+
+    def init_wedges(timeout: float) -> None:
+        time.sleep(3.0)
+
+    def replace(stuck: StuckCallError) -> None:
+        io.replaced.append(io.producer)
+        io.producer = FakeProducer()
+        io.producer.init_transactions = init_wedges  # type: ignore[method-assign]
+
+    io.replace_producer = replace  # type: ignore[method-assign]
+    with pytest.raises(FatalKafkaError, match="init_wedges did not return"):
         checkpoint.run()
-    assert time.monotonic() - started < 2.0
     assert rewinds == []
 
 
