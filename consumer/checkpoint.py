@@ -131,11 +131,7 @@ class Checkpoint:
                     self._call_timeout_s,
                     self._stuck_s,
                 )
-                self._call(
-                    lambda: offload(
-                        producer.commit_transaction, self._call_timeout_s, deadline_s=self._stuck_s
-                    )
-                )
+                self._blocking(producer.commit_transaction)
             except AbortRequired as exc:
                 self._abort(offsets, exc)
                 return 0
@@ -149,16 +145,7 @@ class Checkpoint:
 
     def _abort(self, offsets: dict[PartitionKey, int], cause: Exception) -> None:
         log.warning("aborting transaction: %s", cause)
-        try:
-            self._call(
-                lambda: offload(
-                    self._io.producer.abort_transaction,
-                    self._call_timeout_s,
-                    deadline_s=self._stuck_s,
-                )
-            )
-        except AbortRequired as exc:  # abort itself failed abortably: the producer is unusable
-            raise FatalKafkaError(f"abort_transaction failed: {exc}") from exc
+        self._unabortable(self._io.producer.abort_transaction)
         self._metrics.transaction("aborted")
         self._rewind(self._ledger.drop(offsets))
 
@@ -169,21 +156,26 @@ class Checkpoint:
             stuck,
         )
         self._io.replace_producer(stuck)
-        try:
-            self._call(
-                lambda: offload(
-                    self._io.producer.init_transactions,
-                    self._call_timeout_s,
-                    deadline_s=self._stuck_s,
-                )
-            )
-        except AbortRequired as exc:  # nothing to abort on a new producer: it is unusable
-            raise FatalKafkaError(f"init_transactions failed: {exc}") from exc
+        self._unabortable(self._io.producer.init_transactions)
         self._metrics.transaction("producer_replaced")
         uncommitted = self._ledger.drop(self._ledger.partitions())
         committed = self._committed(list(uncommitted))
         # No committed offset yet: the first uncommitted record is where the group starts.
         self._rewind({tp: committed.get(tp, first) for tp, first in uncommitted.items()})
+
+    def _blocking(self, fn: Callable[[float], None]) -> None:
+        """A transactional call that waits on the broker: in the threadpool, retried while
+        retriable, and past `stuck_after_s` a `StuckCallError` (the handle is wedged)."""
+        self._call(lambda: offload(fn, self._call_timeout_s, deadline_s=self._stuck_s))
+
+    def _unabortable(self, fn: Callable[[float], None]) -> None:
+        """`_blocking` for abort and init: if these fail abortably, nothing is left to
+        abort, and the producer is unusable."""
+        try:
+            self._blocking(fn)
+        except AbortRequired as exc:
+            name = getattr(fn, "__name__", "transactional call")
+            raise FatalKafkaError(f"{name} failed: {exc}") from exc
 
     def _committed(self, tps: list[PartitionKey]) -> dict[PartitionKey, int]:
         """The group's committed offsets, asked until a broker answers (within the retry
