@@ -207,9 +207,10 @@ class Dispatcher:
                 "offset": record.offset,
             },
         )
-        self._metrics.dead_letter(decision.code.value)
+        code = decision.code.value
+        record.on_commit.append(lambda: self._metrics.dead_letter(code))
         if any(o.kind is OutputKind.RESULT for o in decision.outputs):
-            self._metrics.request_done("failed", decision.code.value)
+            record.on_commit.append(lambda: self._metrics.request_done("failed", code))
         self._ledger.complete(record, decision.outputs)
         self._slots.release()
         self._wake()
@@ -219,26 +220,31 @@ class Dispatcher:
         try:
             with self._metrics.latency.time():
                 outcome = self._engine.upload(job)
-            outputs = self._result(accepted, outcome)
+            outputs = self._result(record, accepted, outcome)
         except Exception as exc:  # the engine promises not to raise; a request is never lost
             log.exception("upload failed unexpectedly", extra={"request_id": job.request_id})
-            outputs = self._result(accepted, _crashed(job, exc))
+            outputs = self._result(record, accepted, _crashed(job, exc))
         finally:
             self._slots.release()
         self._ledger.complete(record, outputs)
         self._wake()
 
-    def _result(self, accepted: Accepted, outcome: UploadOutcome) -> list[Output]:
+    def _result(self, record: Record, accepted: Accepted, outcome: UploadOutcome) -> list[Output]:
         result = result_for_request(accepted.request, bucket=accepted.job.bucket, outcome=outcome)
-        self._count(outcome, result.status.value, accepted.job.request_id)
+        status = result.status.value
+        record.on_commit.append(lambda: self._count(outcome, status))
+        self._log_outcome(outcome, status, accepted.job.request_id)
         return [result_output(accepted.reply_topic, result, accepted.traceparent)]
 
-    def _count(self, outcome: UploadOutcome, status: str, request_id: str) -> None:
+    def _count(self, outcome: UploadOutcome, status: str) -> None:
         self._metrics.request_done(status)
         for obj in outcome.objects.values():
             self._metrics.file_done("uploaded", size=obj.size)
         for failure in outcome.failures.values():
             self._metrics.file_done("failed", failure.code.value)
+
+    @staticmethod
+    def _log_outcome(outcome: UploadOutcome, status: str, request_id: str) -> None:
         log.info(
             "request %s: %d uploaded, %d failed",
             status,

@@ -12,7 +12,7 @@ hand back outputs through `complete`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
@@ -39,6 +39,9 @@ class Record:
     outputs: list[Output] = field(default_factory=list)
     unacked: int = 0
     dropped: bool = False
+    # Metrics of the outcome, counted when the record is committed: a request redone after
+    # an abort, a rewind or a rebalance is then counted once, like its one committed result.
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def tp(self) -> PartitionKey:
@@ -80,7 +83,8 @@ class Ledger:
         return [r for part in self._parts.values() for r in part if r.state is state]
 
     def release(self, records: Iterable[Record]) -> dict[PartitionKey, int]:
-        """Forget committed records; returns the commit offset (last + 1) per partition."""
+        """Forget committed records, running their `on_commit`; returns the commit offset
+        (last + 1) per partition."""
         offsets: dict[PartitionKey, int] = {}
         for record in records:
             part = self._parts.get(record.tp)
@@ -88,6 +92,8 @@ class Ledger:
                 raise ValueError(f"{record.tp}@{record.offset} is not at the head of its ledger")
             part.popleft()
             offsets[record.tp] = record.offset + 1
+            for count in record.on_commit:
+                count()
         return offsets
 
     def commit_offsets(self, records: Iterable[Record]) -> dict[PartitionKey, int]:

@@ -1,6 +1,9 @@
 """Prometheus metrics, plus the plain counters behind the shutdown summary line.
 
 Each `Metrics` has its own registry, so several consumers can run in one test process.
+Outcomes (requests, files, bytes, dead letters) are counted when their offset is
+committed, so work redone after an abort, a rewind or a rebalance counts once; the
+latency histogram times every upload, redone ones too.
 """
 
 from __future__ import annotations
@@ -24,17 +27,19 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "upload_stream_requests",
-            "Requests processed, by result status and request-level code.",
+            "Requests committed, by result status and request-level code.",
             ["status", "code"],
             registry=r,
         )
         self.files = Counter(
             "upload_stream_files",
-            "Files processed, by status and failure code.",
+            "Files of committed requests, by status and failure code.",
             ["status", "code"],
             registry=r,
         )
-        self.bytes = Counter("upload_stream_uploaded_bytes", "Bytes uploaded.", registry=r)
+        self.bytes = Counter(
+            "upload_stream_uploaded_bytes", "Bytes uploaded, of committed requests.", registry=r
+        )
         self.latency = Histogram(
             "upload_stream_request_seconds",
             "Upload time of an accepted request.",
@@ -42,7 +47,7 @@ class Metrics:
             registry=r,
         )
         self.dlq = Counter(
-            "upload_stream_dead_letters", "Records sent to the DLQ.", ["code"], registry=r
+            "upload_stream_dead_letters", "Records committed to the DLQ.", ["code"], registry=r
         )
         self.in_flight = Gauge(
             "upload_stream_in_flight_requests", "Requests being uploaded.", registry=r

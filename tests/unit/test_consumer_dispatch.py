@@ -149,4 +149,7 @@ def test_dispatcher_runs_engine_and_frees_the_slot(fail: bool, status: str) -> N
     assert body["status"] == status
     if fail:
         assert body["failures"]["doc"]["code"] == FileFailureCode.INTERNAL_ERROR.value
+    assert metrics.summary()[f"requests_{status}"] == 0  # counted once committed...
+    ledger.release([record])
     assert metrics.summary()[f"requests_{status}"] == 1
+    assert metrics.summary()[f"files_{'failed' if fail else 'uploaded'}"] == 1
