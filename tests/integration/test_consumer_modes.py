@@ -41,34 +41,34 @@ def test_at_least_once_kill_9_loses_nothing(
         UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="4",
         UPLOAD_STREAM_SSE="none",
     )
-    publish(
-        stack.bootstrap_servers,
-        topics["requests"],
-        [
-            (
-                b"u",
-                encode(
-                    request(
-                        f"req-{i:03d}",
-                        "u",
-                        {"doc": stage(tmp_path, f"{i}-{uuid.uuid4()}".encode())},
-                    )
-                ),
-                None,
-            )
-            for i in range(COUNT)
-        ],
-    )
+    messages = [
+        (
+            b"u",
+            encode(
+                request(
+                    f"req-{i:03d}", "u", {"doc": stage(tmp_path, f"{i}-{uuid.uuid4()}".encode())}
+                )
+            ),
+            None,
+        )
+        for i in range(COUNT)
+    ]
+    # The stream goes on past the kill: a consumer can finish a whole small batch before
+    # a test gets to kill it, so the second half is published only after the kill.
+    publish(stack.bootstrap_servers, topics["requests"], messages[: COUNT // 2])
     reader = Reader(stack.bootstrap_servers, [topics["results"]])
     first = ConsumerProcess(env, tmp_path / "first.log")
     try:
         reader.wait(lambda rs: len(rs) >= 20, 60, "20 results before the kill")
         first.kill()
+        publish(stack.bootstrap_servers, topics["requests"], messages[COUNT // 2 :])
         second = ConsumerProcess(env, tmp_path / "second.log")
         try:
+            second.wait_assigned()
             reader.wait(lambda rs: len({r.json()["request_id"] for r in rs}) >= COUNT, 90, "all")
         finally:
             assert second.stop() == 0
+        assert second.logged("request succeeded")  # the group went on without the killed one
     finally:
         first.stop()
         reader.close()
