@@ -95,6 +95,7 @@ class ConsumerLoop:
             rewind=self._rewind,
             interval_s=settings.checkpoint_interval_s,
             retry_timeout_s=settings.txn_retry_timeout_s,
+            call_timeout_s=settings.txn_call_timeout_s,
         )
         self._assigned: set[PartitionKey] = set()
         self._paused: set[PartitionKey] = set()

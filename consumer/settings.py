@@ -183,6 +183,13 @@ class ConsumerSettings(BaseSettings):
     txn_retry_timeout_s: float = Field(
         default=60.0, gt=0, description="How long retriable transaction errors are retried."
     )
+    txn_call_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Timeout of one transactional call (send offsets, commit, abort); a "
+        "timed-out call is retried. One still blocked 10 s past it is wedged (librdkafka "
+        "#5456): its producer is replaced in-process.",
+    )
     max_poll_interval_ms: int = Field(
         default=300_000, ge=1000, description="librdkafka max.poll.interval.ms."
     )
