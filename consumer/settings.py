@@ -99,6 +99,14 @@ class EngineSettings(BaseSettings):
         "checksum header that S3 verifies, so signing the body too costs a second hash pass "
         "(~5 ms CPU per 8 MiB part) for nothing.",
     )
+    s3_fast_put: bool = Field(
+        default=True,
+        description="Single PUTs (files up to the multipart threshold) after the first one "
+        "to each bucket skip botocore's request pipeline: signed by botocore's own SigV4 "
+        "signer to the URL botocore used, ~0.5 ms instead of ~1.3 ms of CPU per PUT. Turn "
+        "off to send every request through botocore (to rule this path out when debugging, "
+        "or with botocore hooks or plugins that change PutObject requests).",
+    )
     executor: Literal["auto", "gevent", "threads"] = Field(
         default="auto",
         description="How files run concurrently: greenlets (needs gevent monkey-patching), "

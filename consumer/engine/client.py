@@ -40,6 +40,13 @@ def make_s3_client(settings: EngineSettings, *, max_pool_connections: int) -> S3
     """An S3 client with botocore's own retries off (the engine's retry budget rules) and
     checksums only when we pass them (we always pass SHA-256 ourselves, so botocore adds
     no CRC32 and no MD5 of its own)."""
+    return open_s3_client(settings, max_pool_connections=max_pool_connections)[0]
+
+
+def open_s3_client(
+    settings: EngineSettings, *, max_pool_connections: int
+) -> tuple[S3Client, boto3.session.Session]:
+    """`make_s3_client`, and the session whose credentials the client signs with."""
     config = Config(
         max_pool_connections=max(10, max_pool_connections),
         connect_timeout=settings.s3_connect_timeout_s,
@@ -64,7 +71,7 @@ def make_s3_client(settings: EngineSettings, *, max_pool_connections: int) -> S3
         )
         client = session.client("s3", config=config.merge(unsigned))
     install_hooks(client)
-    return client
+    return client, session
 
 
 def install_hooks(client: Any) -> None:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from consumer.engine.allowlist import Allowlist
 from consumer.engine.classify import Side, classify, safe_repr
-from consumer.engine.client import install_hooks, make_s3_client
+from consumer.engine.client import install_hooks, open_s3_client
 from consumer.engine.errors import EngineClosedError, FileError
+from consumer.engine.fast_put import FastPut
 from consumer.engine.model import LocalBlob, Source, UploadJob, UploadOutcome
 from consumer.engine.pools import Scheduler, make_scheduler
 from consumer.engine.retry import RetryPolicy
@@ -66,14 +67,21 @@ class UploadEngine:
     def __init__(self, settings: EngineSettings, s3_client: S3Client | None = None) -> None:
         self.settings = settings
         self._owns_client = s3_client is None
+        # The lean signed PUT (fast_put.py) only on a client of our own: a caller's client
+        # (a mock asserting put_object calls, a stubbed or instrumented one) sees every call.
+        self.fast_put: FastPut | None = None
         if s3_client is None:
-            s3_client = make_s3_client(settings, max_pool_connections=settings.max_concurrency)
+            s3_client, session = open_s3_client(
+                settings, max_pool_connections=settings.max_concurrency
+            )
+            if settings.s3_fast_put:
+                self.fast_put = FastPut.for_client(s3_client, session.get_credentials(), settings)
         else:
             install_hooks(s3_client)
         self.client: S3Client = s3_client
         self._allow = Allowlist.parse(settings.staging_allowlist)
         self._policy = RetryPolicy.from_settings(settings)
-        self._uploader = Uploader(s3_client, settings, self._policy)
+        self._uploader = Uploader(s3_client, settings, self._policy, self.fast_put)
         self._scheduler: Scheduler = make_scheduler(settings.executor, settings.max_concurrency)
         self._closed = False
 
@@ -107,6 +115,8 @@ class UploadEngine:
         self._scheduler.close()
         if self._owns_client:
             self.client.close()
+        if self.fast_put is not None:
+            self.fast_put.close()
 
     def _run_file(
         self,

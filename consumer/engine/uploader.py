@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from consumer.engine.classify import Side
 from consumer.engine.errors import FileError
+from consumer.engine.fast_put import FastPut
 from consumer.engine.retry import RetryPolicy
 from consumer.engine.sources import OpenedSource, S3Location
 from consumer.engine.verify import Verifier, b64_of_hex, b64_sha256
@@ -67,8 +68,15 @@ def _read_exactly(source: OpenedSource, size: int) -> bytes:
 
 
 class Uploader:
-    def __init__(self, client: S3Client, settings: EngineSettings, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        settings: EngineSettings,
+        policy: RetryPolicy,
+        fast_put: FastPut | None = None,
+    ) -> None:
         self._client = client
+        self._fast_put = fast_put
         self._settings = settings
         self._policy = policy
         self._sse = sse_params(settings)
@@ -103,17 +111,21 @@ class Uploader:
             data = _read_exactly(source, source.size + 1)
             verifier.update(data)
             verifier.finish()
-        response = self._policy.call(
-            lambda: self._client.put_object(
-                Bucket=dest.bucket,
-                Key=dest.key,
-                Body=data,
-                ContentType=dest.content_type,
-                ChecksumSHA256=b64_of_hex(source.sha256),
-                **self._sse,  # type: ignore[arg-type]
-            ),
-            DEST,
-        )
+        params: dict[str, Any] = {
+            "Bucket": dest.bucket,
+            "Key": dest.key,
+            "Body": data,
+            "ContentType": dest.content_type,
+            "ChecksumSHA256": b64_of_hex(source.sha256),
+            **self._sse,
+        }
+        fast_put = self._fast_put
+        if fast_put is None:
+            response: Any = self._policy.call(lambda: self._client.put_object(**params), DEST)
+        else:
+            # `data` matches `source.sha256` (verified above, or the digest was computed
+            # from these very bytes): the fast path signs that digest as the payload hash.
+            response = self._policy.call(lambda: fast_put.put_object(params, source.sha256), DEST)
         return self._stored(source, dest, response)
 
     def _multipart(
