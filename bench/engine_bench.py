@@ -5,6 +5,10 @@ keep-alive moto in its own process, see latency_s3.py), at concurrency K. Ideal 
 ceil(N/K) * L: one round trip per small file. Also: the seed guide's table with real
 numbers, and the peak RSS of one 1 GiB upload. Not part of `make test`.
 
+The two sides do not run the same code per PUT: the engine sends its small PUTs by its lean
+signed path (fast_put.py, ~0.5 ms CPU per PUT), the peer through botocore's full request
+pipeline (~1.3 ms); `UPLOAD_STREAM_S3_FAST_PUT=false` puts the engine on botocore too.
+
 `python -m bench.engine_bench [--repeat R]` (default 3) runs the engine and the s3transfer
 peer R times over all K and prints the median and the min-max spread of each, plus the
 CPU each side and the server spent per file: the client is one process on one core
@@ -237,8 +241,16 @@ def main() -> None:
                   f"{statistics.median(theirs) / statistics.median(mine):>5.2f}x")  # fmt: skip
         print(
             "cpu ms: client process CPU per file (one core at most); srv ms: server CPU "
-            "per file. Peer: same client config as the engine (make_s3_client)."
+            "per file. Engine: a lean signed PUT (consumer/engine/fast_put.py: botocore's "
+            "SigV4 signer and urllib3, no botocore request pipeline) after its first PUT per "
+            "bucket went through botocore. Peer: botocore's full request pipeline for every "
+            "PUT (s3transfer threads over make_s3_client, the engine's client config)."
         )
+        fast = engine.fast_put
+        if fast is not None:
+            print(f"engine PUTs this run: {fast.sent_fast} lean, {fast.sent_botocore} botocore")
+        else:
+            print("engine PUTs this run: all botocore (UPLOAD_STREAM_S3_FAST_PUT=false)")
 
         if args.no_extras:
             engine.close()

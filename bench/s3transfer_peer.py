@@ -6,8 +6,10 @@ prints one JSON object {K: {"seconds": s, "cpu_ms_per_file": ms}} on stdout.
 
 Its client is built exactly like the engine's (`make_s3_client`: pool of at least K
 connections, no `Expect: 100-continue`, no default CRC32, same payload signing), so both
-pay one round trip per small file and the same botocore work. With boto3's defaults the
-peer would pay two round trips per file (Expect) and lose for that reason alone.
+pay one round trip per small file. Every PUT of the peer goes through botocore's full
+request pipeline; the engine's small PUTs after the first per bucket do not (its lean
+signed PUT, consumer/engine/fast_put.py). With boto3's defaults the peer would pay two
+round trips per file (Expect) and lose for that reason alone.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ gunicorn sync workers, a script - therefore gets a thread pool of the same sizes
 clients are thread-safe. Patched processes (the consumer, gevent workers) get greenlets.
 
 Either way one process uses about one core: greenlets share one thread, threads share the
-GIL (they overlap only socket syscalls and hashing). Small files cost ~1.1-1.5 ms of CPU
-each, nearly all of it botocore, so past ~30 files in flight at 50 ms RTT a process is
-CPU-bound; more throughput comes from more processes, not a bigger K. At K >= 64
-greenlets beat threads (no GIL hand-offs); at K <= 32 on two cores threads are ~5-10 %
-faster (bench/engine_bench.py).
+GIL (they overlap only socket syscalls and hashing). A small file costs ~0.7 ms of CPU
+with the lean signed PUT (fast_put.py; ~1.5 ms with botocore's full pipeline), so
+past ~60 files in flight at 50 ms RTT a process is CPU-bound; more throughput comes from
+more processes, not a bigger K. With it, greenlets beat boto3's s3transfer threads at
+every K measured, 1-64 (bench/engine_bench.py).
 """
 
 from __future__ import annotations
