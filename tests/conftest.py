@@ -10,7 +10,9 @@ Fixtures (details in each docstring):
   Started only when a test asks for it, so `pytest tests/unit` never starts Java.
 - `local_broker`: the local `KafkaBroker` for tests that stop, kill or pause it.
 - `kafka_config`, `kafka_topics(*roles, partitions=3)`, `group_id`: Kafka helpers.
-- `s3`, `make_bucket(prefix="test")`: S3 helpers.
+- `s3`, `make_bucket(prefix="test", create=True)`: S3 helpers.
+- `consumer_rig(*extra_roles, partitions=3, bucket=None)`: topics, a bucket, a staging
+  directory and the consumers and readers of one test, cleaned up afterwards.
 
 A stack that cannot start skips the tests that need it on a laptop, and fails them when the
 `CI` environment variable is set: CI must never pass by skipping.
@@ -48,6 +50,8 @@ from upload_stream_cli.devstack.stack import KAFKA_ENV, Stack, docker_available 
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from tests.integration.consumer_helpers import RigFactory
 
 # Fake credentials for the whole session (values already set win): nothing under test may
 # reach real AWS or wait for an EC2 metadata service.
@@ -188,12 +192,14 @@ def s3(stack: Stack) -> Iterator["S3Client"]:
 @pytest.fixture
 def make_bucket(s3: "S3Client") -> Iterator[Callable[..., str]]:
     """Factory: `make_bucket(prefix="test") -> name` creates a bucket with a unique lowercase
-    name. Buckets are emptied and deleted afterwards (moto never gives memory back)."""
+    name; with `create=False` only the name is made, for a test to create the bucket later.
+    Buckets are emptied and deleted afterwards (moto never gives memory back)."""
     created: list[str] = []
 
-    def make(prefix: str = "test") -> str:
+    def make(prefix: str = "test", *, create: bool = True) -> str:
         name = unique(prefix.lower())
-        s3.create_bucket(Bucket=name)
+        if create:
+            s3.create_bucket(Bucket=name)
         created.append(name)
         return name
 
@@ -216,3 +222,44 @@ def _delete_bucket(s3: "S3Client", name: str) -> None:
         s3.delete_bucket(Bucket=name)
     except Exception:
         pass
+
+
+@pytest.fixture
+def consumer_rig(
+    stack: Stack,
+    kafka_topics: Callable[..., dict[str, str]],
+    make_bucket: Callable[..., str],
+    s3: "S3Client",
+    group_id: str,
+    tmp_path: Path,
+) -> Iterator["RigFactory"]:
+    """Factory: `consumer_rig(*extra_roles, partitions=3, bucket=None) -> ConsumerRig` (see
+    `tests.integration.consumer_helpers`): fresh topics for "requests", "results", "dlq" and
+    `extra_roles`, the destination `bucket` (default: a new `make_bucket("dest")`), the
+    staging directory `tmp_path / "staging"` and the `group_id`. Consumers still running
+    after the test are killed and readers closed, before the topics and buckets go."""
+    from tests.integration.consumer_helpers import ConsumerRig
+
+    made: list[ConsumerRig] = []
+
+    def make(*extra_roles: str, partitions: int = 3, bucket: str | None = None) -> ConsumerRig:
+        topics = kafka_topics("requests", "results", "dlq", *extra_roles, partitions=partitions)
+        staging = tmp_path / "staging"
+        staging.mkdir(exist_ok=True)
+        rig = ConsumerRig(
+            stack,
+            topics=topics,
+            bucket=make_bucket("dest") if bucket is None else bucket,
+            staging=staging,
+            group_id=group_id,
+            s3=s3,
+            logs=tmp_path,
+        )
+        made.append(rig)
+        return rig
+
+    try:
+        yield make
+    finally:
+        for rig in made:
+            rig.close()

@@ -1,6 +1,10 @@
 """Helpers for the consumer's integration tests: stage blobs, publish requests, read
 outputs read_committed, and run the consumer in-process (a greenlet) or as a subprocess.
 
+`ConsumerRig` (the `consumer_rig` fixture in tests/conftest.py) bundles the usual set-up:
+fresh topics, a destination bucket, a staging directory, the consumer's environment, and
+the consumers and readers a test starts on them, all cleaned up after the test.
+
 Every Kafka call that can block runs in gevent's threadpool, so an in-process consumer
 greenlet keeps running while the test waits.
 """
@@ -15,16 +19,20 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import gevent
 from confluent_kafka import Consumer, Producer
 from gevent.event import Event
 
 from consumer.kafka_io import offload
+
+if TYPE_CHECKING:
+    from consumer.engine import UploadEngine
 
 REPO = Path(__file__).resolve().parents[2]
 HeaderList = list[tuple[str, bytes | None]]
@@ -119,6 +127,7 @@ class Reader:
             }
         )
         self._consumer.subscribe(self.topics)
+        self._closed = False
 
     def poll(self, seconds: float = 0.2) -> None:
         for message in offload(self._consumer.consume, 500, seconds):
@@ -150,7 +159,10 @@ class Reader:
         return [r for r in self.records if r.topic == topic]
 
     def close(self) -> None:
-        offload(self._consumer.close)
+        """Idempotent: a test may close early, and its `ConsumerRig` closes it again."""
+        if not self._closed:
+            self._closed = True
+            offload(self._consumer.close)
 
 
 def consumer_env(
@@ -265,3 +277,113 @@ class InProcessConsumer:
         self.stop_event.set()
         code: int = self.greenlet.get(timeout=timeout)
         return code
+
+
+R = TypeVar("R", bound=Reader)
+
+
+class ConsumerRig:
+    """One consumer deployment under test: its topics (by role), destination bucket, staging
+    directory and group, and every consumer and reader started on them.
+
+    `env(**overrides)` is `consumer_env` for this rig plus `stack.env()` and
+    `UPLOAD_STREAM_SSE=none` (as every consumer test had it); `start` runs a
+    `ConsumerProcess`, `start_in_process` an `InProcessConsumer` with the real engine on the
+    rig's S3 client, `reader(*roles)` a `Reader`. `close()` (the fixture's, or the owner's)
+    kills what still runs and closes the readers: a test stops its consumers itself where
+    it asserts on how they stop.
+    """
+
+    def __init__(
+        self,
+        stack: Any,
+        *,
+        topics: dict[str, str],
+        bucket: str,
+        staging: Path,
+        group_id: str,
+        s3: Any,
+        logs: Path,
+    ) -> None:
+        self.stack = stack
+        self.bootstrap: str = stack.bootstrap_servers
+        self.topics = topics
+        self.bucket = bucket
+        self.staging = staging
+        self.group_id = group_id
+        self.s3 = s3
+        self._logs = logs
+        self._names: Counter[str] = Counter()
+        self.processes: list[ConsumerProcess] = []
+        self.in_process: list[InProcessConsumer] = []
+        self.readers: list[Reader] = []
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return consumer_env(
+            bootstrap=self.bootstrap,
+            topics=self.topics,
+            group_id=self.group_id,
+            bucket=self.bucket,
+            staging=self.staging,
+            **{**self.stack.env(), "UPLOAD_STREAM_SSE": "none", **overrides},
+        )
+
+    def start(self, env: dict[str, str] | None = None, name: str = "consumer") -> ConsumerProcess:
+        """A consumer subprocess logging to `<name>.log` (`<name>-<n>.log` when restarted)."""
+        n = self._names[name]
+        self._names[name] += 1
+        log = self._logs / (f"{name}.log" if n == 0 else f"{name}-{n}.log")
+        process = ConsumerProcess(self.env() if env is None else env, log)
+        self.processes.append(process)
+        return process
+
+    def start_in_process(
+        self,
+        env: dict[str, str] | None = None,
+        wrap: Callable[[UploadEngine], Any] | None = None,
+    ) -> InProcessConsumer:
+        """A consumer greenlet whose engine is the real one on the rig's S3 client, passed
+        through `wrap` when given."""
+        from consumer.engine import UploadEngine
+
+        consumer = InProcessConsumer(self.env() if env is None else env)
+        engine = UploadEngine(consumer.engine_settings, s3_client=self.s3)
+        consumer._engine = engine if wrap is None else wrap(engine)
+        self.in_process.append(consumer)
+        return consumer
+
+    @overload
+    def reader(self, *roles: str) -> Reader: ...
+    @overload
+    def reader(self, *roles: str, cls: type[R]) -> R: ...
+    def reader(self, *roles: str, cls: type[Reader] = Reader) -> Reader:
+        """A read_committed reader (or one of class `cls`) of the topics with these roles."""
+        reader = cls(self.bootstrap, [self.topics[role] for role in roles])
+        self.readers.append(reader)
+        return reader
+
+    def publish(
+        self, records: Iterable[tuple[bytes | None, bytes | None, HeaderList | None]]
+    ) -> None:
+        publish(self.bootstrap, self.topics["requests"], records)
+
+    def close(self) -> None:
+        for consumer in self.in_process:
+            consumer.stop_event.set()
+            consumer.greenlet.join(timeout=40.0)
+            if not consumer.greenlet.dead:
+                consumer.greenlet.kill(block=True, timeout=10.0)
+        for process in self.processes:
+            if process.proc.poll() is None:
+                process.kill()
+            process.stop()  # only closes the log now
+        for reader in self.readers:
+            reader.close()
+
+
+class RigFactory(Protocol):
+    """The `consumer_rig` fixture: `consumer_rig(*extra_roles, partitions=3, bucket=None)`."""
+
+    def __call__(
+        self, *extra_roles: str, partitions: int = 3, bucket: str | None = None
+    ) -> ConsumerRig: ...
