@@ -12,18 +12,8 @@ from typing import Any
 
 import pytest
 
-from consumer.engine import UploadEngine
 from tests.conftest import unique
-from tests.integration.consumer_helpers import (
-    InProcessConsumer,
-    Read,
-    Reader,
-    consumer_env,
-    encode,
-    publish,
-    request,
-    stage,
-)
+from tests.integration.consumer_helpers import ConsumerRig, Read, encode, publish, request, stage
 from upload_stream_cli.devstack.kafka import create_topics
 from upload_stream_cli.devstack.s3 import s3_client
 
@@ -39,6 +29,8 @@ DLQ_NAMES = (
 
 
 class World:
+    """A `ConsumerRig` made by hand: the rig fixture is per test, this world per module."""
+
     def __init__(self, stack: Any, tmp: Path) -> None:
         self.bootstrap = stack.bootstrap_servers
         self.topics = {r: unique(f"test.{r}") for r in ("requests", "results", "dlq", "other")}
@@ -47,24 +39,24 @@ class World:
         self.bucket = unique("dest")
         self.s3.create_bucket(Bucket=self.bucket)
         self.staging = tmp
-        env = consumer_env(
-            bootstrap=self.bootstrap,
+        self.rig = ConsumerRig(
+            stack,
             topics=self.topics,
-            group_id=unique("group"),
             bucket=self.bucket,
             staging=tmp,
+            group_id=unique("group"),
+            s3=self.s3,
+            logs=tmp,
+        )
+        env = self.rig.env(
             UPLOAD_STREAM_ALLOWED_REPLY_TOPICS=f"{self.topics['results']},{self.topics['other']}",
             UPLOAD_STREAM_MAX_FILES_PER_REQUEST="3",
-            UPLOAD_STREAM_SSE="none",
         )
-        self.consumer = InProcessConsumer(env, engine=None)
-        self.consumer._engine = UploadEngine(self.consumer.engine_settings, s3_client=self.s3)
-        self.reader = Reader(
-            self.bootstrap, [self.topics["results"], self.topics["dlq"], self.topics["other"]]
-        )
+        self.consumer = self.rig.start_in_process(env)
+        self.reader = self.rig.reader("results", "dlq", "other")
 
     def send(self, key: bytes | None, value: bytes | None, headers: Any = None) -> None:
-        publish(self.bootstrap, self.topics["requests"], [(key, value, headers)])
+        self.rig.publish([(key, value, headers)])
 
     def result(self, request_id: str, topic: str | None = None) -> Read:
         topic = topic or self.topics["results"]
@@ -88,9 +80,9 @@ def world(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
     w = World(stack, tmp_path_factory.mktemp("staging"))
     try:
         yield w
-    finally:
         assert w.consumer.stop() == 0
-        w.reader.close()
+    finally:
+        w.rig.close()
 
 
 def _rid() -> str:

@@ -17,9 +17,8 @@ from tests.conftest import unique
 from tests.integration.consumer_helpers import (
     ConsumerProcess,
     Reader,
-    consumer_env,
+    RigFactory,
     encode,
-    publish,
     request,
     stage,
     wait_for,
@@ -82,73 +81,53 @@ def _distinct(reader: Reader, topic: str) -> int:
 
 
 def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
-    stack: Any, kafka_topics: Any, group_id: str, make_bucket: Any, s3: Any, tmp_path: Path
+    consumer_rig: RigFactory, s3: Any
 ) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=make_bucket("dest"),
-        staging=tmp_path,
-        **stack.env(),
+    rig = consumer_rig()
+    results = rig.topics["results"]
+    env = rig.env(
         UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn"),  # the restart fences the killed one
         UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="8",
-        UPLOAD_STREAM_SSE="none",
     )
-    publish(stack.bootstrap_servers, topics["requests"], _requests(tmp_path))
-    reader = Reader(stack.bootstrap_servers, [topics["results"]])
-    first = ConsumerProcess(env, tmp_path / "first.log")
+    rig.publish(_requests(rig.staging))
+    reader = rig.reader("results")
+    first = rig.start(env, "first")
+    reader.wait(lambda rs: len(rs) >= 40, 60, "40 results before the kill")
+    first.kill()
+    assert first.proc.returncode == -9
+    seen_at_kill = _distinct(reader, results)
+    assert 40 <= seen_at_kill < COUNT
+    second = rig.start(env, "second")
     try:
-        reader.wait(lambda rs: len(rs) >= 40, 60, "40 results before the kill")
-        first.kill()
-        assert first.proc.returncode == -9
-        seen_at_kill = _distinct(reader, topics["results"])
-        assert 40 <= seen_at_kill < COUNT
-        second = ConsumerProcess(env, tmp_path / "second.log")
-        try:
-            reader.wait(lambda rs: _distinct(reader, topics["results"]) >= COUNT, 90, "all")
-        finally:
-            assert second.stop() == 0
-        _assert_exactly_once(reader, topics["results"], s3)
-        # The restart resumed from the committed offsets: it redid only uncommitted work.
-        redone = _summary(second)["requests_succeeded"]
-        assert 0 < redone <= COUNT - seen_at_kill
+        reader.wait(lambda rs: _distinct(reader, results) >= COUNT, 90, "all")
     finally:
-        first.stop()
-        reader.close()
+        assert second.stop() == 0
+    _assert_exactly_once(reader, results, s3)
+    # The restart resumed from the committed offsets: it redid only uncommitted work.
+    redone = _summary(second)["requests_succeeded"]
+    assert 0 < redone <= COUNT - seen_at_kill
 
 
 def test_two_processes_split_partitions_and_one_stops_mid_stream(
-    stack: Any, kafka_topics: Any, group_id: str, make_bucket: Any, s3: Any, tmp_path: Path
+    consumer_rig: RigFactory, s3: Any
 ) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=make_bucket("dest"),
-        staging=tmp_path,
-        **stack.env(),
-        UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="4",
-        UPLOAD_STREAM_SSE="none",
-    )
-    reader = Reader(stack.bootstrap_servers, [topics["results"]])
-    a = ConsumerProcess(env, tmp_path / "a.log")
-    b = ConsumerProcess(env, tmp_path / "b.log")
+    rig = consumer_rig()
+    results = rig.topics["results"]
+    env = rig.env(UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="4")
+    reader = rig.reader("results")
+    a = rig.start(env, "a")
+    b = rig.start(env, "b")
     try:
         wait_for(lambda: _split(a, b), 30, "the two processes to split the three partitions")
-        publish(stack.bootstrap_servers, topics["requests"], _requests(tmp_path))
+        rig.publish(_requests(rig.staging))
         reader.wait(lambda rs: len(rs) >= 60, 60, "60 results before stopping one")
         assert b.stop() == 0
-        reader.wait(lambda rs: _distinct(reader, topics["results"]) >= COUNT, 90, "all")
-        _assert_exactly_once(reader, topics["results"], s3)
+        reader.wait(lambda rs: _distinct(reader, results) >= COUNT, 90, "all")
+        _assert_exactly_once(reader, results, s3)
         assert _summary(b)["requests_succeeded"] > 0
         assert _owned(a) == {0, 1, 2}  # A took over B's partitions
     finally:
         assert a.stop() == 0
-        b.stop()
-        reader.close()
     a_summary = _summary(a)
     assert a_summary["requests_succeeded"] > 0
     assert a_summary["txn_committed"] > 0

@@ -6,17 +6,11 @@ import hashlib
 import urllib.request
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from consumer.engine import UploadEngine
 from tests.integration.consumer_helpers import (
-    ConsumerProcess,
-    InProcessConsumer,
-    Reader,
-    consumer_env,
+    RigFactory,
     encode,
-    publish,
     request,
     stage,
     wait_for,
@@ -26,27 +20,18 @@ from upload_stream_cli.devstack.ports import free_port
 COUNT = 100
 
 
-def test_at_least_once_kill_9_loses_nothing(
-    stack: Any, kafka_topics: Any, group_id: str, make_bucket: Any, s3: Any, tmp_path: Path
-) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=make_bucket("dest"),
-        staging=tmp_path,
-        **stack.env(),
+def test_at_least_once_kill_9_loses_nothing(consumer_rig: RigFactory, s3: Any) -> None:
+    rig = consumer_rig()
+    env = rig.env(
         UPLOAD_STREAM_PROCESSING_GUARANTEE="at_least_once",
         UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="4",
-        UPLOAD_STREAM_SSE="none",
     )
     messages = [
         (
             b"u",
             encode(
                 request(
-                    f"req-{i:03d}", "u", {"doc": stage(tmp_path, f"{i}-{uuid.uuid4()}".encode())}
+                    f"req-{i:03d}", "u", {"doc": stage(rig.staging, f"{i}-{uuid.uuid4()}".encode())}
                 )
             ),
             None,
@@ -55,23 +40,19 @@ def test_at_least_once_kill_9_loses_nothing(
     ]
     # The stream goes on past the kill: a consumer can finish a whole small batch before
     # a test gets to kill it, so the second half is published only after the kill.
-    publish(stack.bootstrap_servers, topics["requests"], messages[: COUNT // 2])
-    reader = Reader(stack.bootstrap_servers, [topics["results"]])
-    first = ConsumerProcess(env, tmp_path / "first.log")
+    rig.publish(messages[: COUNT // 2])
+    reader = rig.reader("results")
+    first = rig.start(env, "first")
+    reader.wait(lambda rs: len(rs) >= 20, 60, "20 results before the kill")
+    first.kill()
+    rig.publish(messages[COUNT // 2 :])
+    second = rig.start(env, "second")
     try:
-        reader.wait(lambda rs: len(rs) >= 20, 60, "20 results before the kill")
-        first.kill()
-        publish(stack.bootstrap_servers, topics["requests"], messages[COUNT // 2 :])
-        second = ConsumerProcess(env, tmp_path / "second.log")
-        try:
-            second.wait_assigned()
-            reader.wait(lambda rs: len({r.json()["request_id"] for r in rs}) >= COUNT, 90, "all")
-        finally:
-            assert second.stop() == 0
-        assert second.logged("request succeeded")  # the group went on without the killed one
+        second.wait_assigned()
+        reader.wait(lambda rs: len({r.json()["request_id"] for r in rs}) >= COUNT, 90, "all")
     finally:
-        first.stop()
-        reader.close()
+        assert second.stop() == 0
+    assert second.logged("request succeeded")  # the group went on without the killed one
     counts = Counter(r.json()["request_id"] for r in reader.records)
     assert sorted(counts) == [f"req-{i:03d}" for i in range(COUNT)]
     assert min(counts.values()) == 1
@@ -89,40 +70,26 @@ def _get(port: int, path: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_metrics_health_and_readiness(
-    stack: Any, kafka_topics: Any, group_id: str, make_bucket: Any, s3: Any, tmp_path: Path
-) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
+def test_metrics_health_and_readiness(consumer_rig: RigFactory) -> None:
+    rig = consumer_rig()
     port = free_port()
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=make_bucket("dest"),
-        staging=tmp_path,
-        UPLOAD_STREAM_METRICS_PORT=str(port),
-        UPLOAD_STREAM_STATS_INTERVAL_MS="500",
-        UPLOAD_STREAM_SSE="none",
-    )
-    consumer = InProcessConsumer(env)
-    consumer._engine = UploadEngine(consumer.engine_settings, s3_client=s3)
-    reader = Reader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
+    env = rig.env(UPLOAD_STREAM_METRICS_PORT=str(port), UPLOAD_STREAM_STATS_INTERVAL_MS="500")
+    consumer = rig.start_in_process(env)
+    reader = rig.reader("results", "dlq")
     try:
         wait_for(lambda: _get(port, "/healthz") == (200, "ok\n"), 10, "/healthz")
         wait_for(lambda: _get(port, "/readyz") == (200, "ready\n"), 20, "/readyz")
-        publish(
-            stack.bootstrap_servers,
-            topics["requests"],
+        rig.publish(
             [
-                (b"1", encode(request("m-1", "1", {"doc": stage(tmp_path, b"12345")})), None),
+                (b"1", encode(request("m-1", "1", {"doc": stage(rig.staging, b"12345")})), None),
                 (b"2", b"garbage", None),
-            ],
+            ]
         )
         reader.wait(lambda rs: len(rs) == 2, 30, "a result and a dead letter")
         metrics = consumer.metrics.registry
         # Results are keyed like requests, so the result's partition is the request's.
         partition = str(next(r.partition for r in reader.records if r.key == b"1"))
-        lag = {"topic": topics["requests"], "partition": partition}
+        lag = {"topic": rig.topics["requests"], "partition": partition}
         wait_for(
             lambda: metrics.get_sample_value("upload_stream_consumer_lag", lag) == 0,
             10,
@@ -139,7 +106,6 @@ def test_metrics_health_and_readiness(
         assert _get(port, "/nothing")[0] == 404
     finally:
         assert consumer.stop() == 0
-        reader.close()
     assert consumer.metrics.summary()["txn_committed"] >= 1
     assert (
         consumer.metrics.registry.get_sample_value(

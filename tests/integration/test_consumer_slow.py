@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
-from typing import Any
 
 import gevent
 import pytest
 
 from consumer.engine import UploadEngine, UploadJob, UploadOutcome
-from tests.integration.consumer_helpers import (
-    InProcessConsumer,
-    Reader,
-    consumer_env,
-    encode,
-    publish,
-    request,
-    stage,
-    wait_for,
-)
+from tests.integration.consumer_helpers import RigFactory, encode, request, stage, wait_for
 
 SLOW_S = 8.0  # > max.poll.interval.ms below
 
@@ -58,41 +47,26 @@ class SlowEngine:
 
 
 def test_upload_longer_than_max_poll_interval_is_not_evicted(
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    consumer_rig: RigFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="consumer.loop")
-    topics = kafka_topics("requests", "results", "dlq", partitions=1)
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=make_bucket("dest"),
-        staging=tmp_path,
+    rig = consumer_rig(partitions=1)
+    env = rig.env(
         UPLOAD_STREAM_MAX_POLL_INTERVAL_MS="6000",
         UPLOAD_STREAM_SESSION_TIMEOUT_MS="6000",
         UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="1",
-        UPLOAD_STREAM_SSE="none",
     )
-    consumer = InProcessConsumer(env)
-    consumer._engine = SlowEngine(UploadEngine(consumer.engine_settings, s3_client=s3))
-    reader = Reader(stack.bootstrap_servers, [topics["results"]])
+    consumer = rig.start_in_process(env, wrap=SlowEngine)
+    reader = rig.reader("results")
     ticker = HubTicker()  # after the imports and client set-up above, which are CPU-bound
     try:
         ids = ["slow-1", "fast-1", "fast-2", "fast-3"]
         started = time.monotonic()
-        publish(
-            stack.bootstrap_servers,
-            topics["requests"],
+        rig.publish(
             [
-                (b"7", encode(request(rid, "7", {"doc": stage(tmp_path, rid.encode())})), None)
+                (b"7", encode(request(rid, "7", {"doc": stage(rig.staging, rid.encode())})), None)
                 for rid in ids
-            ],
+            ]
         )
         paused = consumer.metrics.registry
         wait_for(
@@ -113,7 +87,6 @@ def test_upload_longer_than_max_poll_interval_is_not_evicted(
         assert ticker.longest < 0.2, f"hub stalled {ticker.longest * 1000:.0f} ms"
     finally:
         assert consumer.stop() == 0
-        reader.close()
         ticker.greenlet.kill()
     # One assignment, revoked only by our stop: never evicted while the upload ran.
     events = [r.getMessage().split(" ")[0] for r in caplog.records if r.name == "consumer.loop"]
