@@ -8,13 +8,9 @@ that need the stack still fail under `CI` when it is missing (the `stack` fixtur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import unavailable
-from tests.reliability.harness import Consumers
 from tests.reliability.report import LAST_RUN, SCOREBOARD
 
 _SOAK_OPT_IN = "soak runs are opt-in: `make soak` (pytest tests/reliability -m soak)"
@@ -48,16 +44,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write(table)
     LAST_RUN.write_text(table)
     terminalreporter.write_line(f"(also written to {LAST_RUN})")
-
-
-@pytest.fixture
-def consumers(tmp_path: Path) -> Iterator[Consumers]:
-    """Factory for consumer subprocesses; every one is killed after the test."""
-    group = Consumers(tmp_path)
-    try:
-        yield group
-    finally:
-        group.close()
 
 
 @pytest.fixture

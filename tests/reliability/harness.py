@@ -1,6 +1,7 @@
-"""Shared machinery of the reliability tests: the fault proxy process, consumer processes
-that are always cleaned up, a paced publisher, a timed read_committed reader, an RSS
-sampler and the audit that counts lost, duplicated and corrupt work.
+"""Shared machinery of the reliability tests: the fault proxy process, a paced publisher,
+a timed read_committed reader, an RSS sampler and the audit that counts lost, duplicated
+and corrupt work. Consumers and readers come from the `consumer_rig` fixture
+(tests/conftest.py), which always cleans them up.
 
 Randomness is always a seeded `random.Random`; waits are conditions with deadlines.
 """
@@ -86,31 +87,6 @@ class FaultProxy:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._log.close()
-
-
-# -- consumers ---------------------------------------------------------------------------
-
-
-class Consumers:
-    """Starts consumer subprocesses and guarantees none outlives the test (`close`)."""
-
-    def __init__(self, directory: Path) -> None:
-        self._dir = directory
-        self.started: list[ConsumerProcess] = []
-
-    def start(self, env: dict[str, str], name: str) -> ConsumerProcess:
-        n = sum(1 for p in self.started if p.log_path.stem.startswith(name))
-        process = ConsumerProcess(env, self._dir / f"{name}-{n}.log")
-        self.started.append(process)
-        return process
-
-    def close(self) -> None:
-        for process in self.started:
-            if process.proc.poll() is None:
-                process.proc.kill()
-            process.proc.wait(timeout=10)
-            if not process._log.closed:
-                process._log.close()
 
 
 # -- staged payloads and requests --------------------------------------------------------

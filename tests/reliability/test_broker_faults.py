@@ -12,14 +12,13 @@ The broker is shared by the whole session, so it is started again whatever happe
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import gevent
 import pytest
 
 from tests.conftest import unique
-from tests.integration.consumer_helpers import consumer_env, wait_for
+from tests.integration.consumer_helpers import RigFactory, wait_for
 from tests.reliability.harness import Publisher, TimedReader, audit, simple_requests
 from tests.reliability.report import SCOREBOARD, Row
 
@@ -32,35 +31,17 @@ OUTAGE_S = 20.0  # ...for this long (a deliberate sleep: the outage itself)
 
 @pytest.mark.timeout(300)
 def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
-    stack: Any,
-    broker: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    consumers: Any,
+    broker: Any, consumer_rig: RigFactory, s3: Any
 ) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
-    bucket = make_bucket("dest")
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    records, expected = simple_requests(staging, COUNT, seed=SEED, prefix="brk")
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=bucket,
-        staging=staging,
-        **stack.env(),
-        UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn-brk"),
-        UPLOAD_STREAM_SSE="none",
-    )
+    rig = consumer_rig()
+    topics = rig.topics
+    records, expected = simple_requests(rig.staging, COUNT, seed=SEED, prefix="brk")
+    env = rig.env(UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn-brk"))
     row = SCOREBOARD.add(Row("broker outage", faults=f"broker stopped {OUTAGE_S:.0f} s"))
-    consumer = consumers.start(env, "brk")
+    consumer = rig.start(env, "brk")
     consumer.wait_assigned()
-    publisher = Publisher(stack.bootstrap_servers, topics["requests"])
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
+    publisher = Publisher(rig.bootstrap, topics["requests"])
+    reader = rig.reader("results", "dlq", cls=TimedReader)
     items = [(f"brk-{i:05d}", key, value) for i, (key, value, _) in enumerate(records)]
     feeding = gevent.spawn(publisher.paced, items, RATE_PER_S)
     restored_at = None
@@ -88,7 +69,7 @@ def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
         replaced = sum(
             "transactional producer wedged" in line.get("msg", "") for line in consumer.log_lines()
         )
-        found = audit(reader.of(topics["results"]), expected, s3, bucket)
+        found = audit(reader.of(topics["results"]), expected, s3, rig.bucket)
         row.sent, row.committed, row.duplicates = COUNT, found.committed, found.duplicates
         row.missing, row.corrupt = found.missing, found.corrupt
         row.notes = (
@@ -104,4 +85,3 @@ def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
         feeding.kill()
         if not broker.running:
             broker.start()
-        reader.close()

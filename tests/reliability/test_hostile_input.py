@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.consumer_helpers import Read, consumer_env, encode, request
+from tests.integration.consumer_helpers import Read, RigFactory, encode, request
 from tests.reliability import hostile
 from tests.reliability.harness import Publisher, TimedReader, all_keys, stage_bytes
 from tests.reliability.report import SCOREBOARD, Row
@@ -82,18 +82,12 @@ def _check(
 
 @pytest.mark.timeout(240)
 def test_every_hostile_case_gets_its_declared_outcome_and_nothing_else_is_written(
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    consumers: Any,
+    consumer_rig: RigFactory, make_bucket: Any, s3: Any, tmp_path: Path
 ) -> None:
-    topics = kafka_topics("requests", "results", "dlq", "alt")
-    dest, alt_bucket, s3_staging = make_bucket("dest"), make_bucket("alt"), make_bucket("stg")
-    staging, outside = tmp_path / "staging", tmp_path / "outside"
-    staging.mkdir()
+    rig = consumer_rig("alt")
+    topics, dest, staging = rig.topics, rig.bucket, rig.staging
+    alt_bucket, s3_staging = make_bucket("alt"), make_bucket("stg")
+    outside = tmp_path / "outside"
     outside.mkdir()
     ctx = hostile.Context(
         staging=staging,
@@ -107,108 +101,98 @@ def test_every_hostile_case_gets_its_declared_outcome_and_nothing_else_is_writte
     cases = hostile.build(ctx)
     row = SCOREBOARD.add(Row("hostile input", faults="crafted events"))
     row.hostile_tried = len(cases)
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=dest,
-        staging=staging,
-        **stack.env(),
+    env = rig.env(
         UPLOAD_STREAM_ALLOWED_BUCKETS=f"{dest},{alt_bucket}",
         UPLOAD_STREAM_ALLOWED_REPLY_TOPICS=f"{topics['results']},{topics['alt']}",
         UPLOAD_STREAM_STAGING_ALLOWLIST=f"file://{staging}/,s3://{s3_staging}/staged/",
         UPLOAD_STREAM_MAX_FILE_BYTES=str(ctx.max_file_bytes),
         UPLOAD_STREAM_ALLOWED_CONTENT_TYPES=",".join(ctx.allowed_content_types),
-        UPLOAD_STREAM_SSE="none",
     )
     before = all_keys(s3)
-    consumer = consumers.start(env, "hostile")
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["alt"], topics["dlq"]])
-    try:
-        plain = Publisher(stack.bootstrap_servers, topics["requests"])
-        big = Publisher(
-            stack.bootstrap_servers,
-            topics["requests"],
-            {"compression.type": "gzip", "message.max.bytes": 20_000_000},
-        )
-        for case in cases:
-            target = big if case.producer else plain
-            target.send(case.key.decode(), case.key, case.value, case.headers)
-        plain.flush()
-        big.flush()
-        want_results = sum(1 for c in cases if c.result_id is not None)
-        want_dlq = sum(1 for c in cases if c.dlq is not None)
+    consumer = rig.start(env, "hostile")
+    reader = rig.reader("results", "alt", "dlq", cls=TimedReader)
+    plain = Publisher(rig.bootstrap, topics["requests"])
+    big = Publisher(
+        rig.bootstrap,
+        topics["requests"],
+        {"compression.type": "gzip", "message.max.bytes": 20_000_000},
+    )
+    for case in cases:
+        target = big if case.producer else plain
+        target.send(case.key.decode(), case.key, case.value, case.headers)
+    plain.flush()
+    big.flush()
+    want_results = sum(1 for c in cases if c.result_id is not None)
+    want_dlq = sum(1 for c in cases if c.dlq is not None)
 
-        def arrived() -> bool:
-            results = len(reader.of(topics["results"])) + len(reader.of(topics["alt"]))
-            return results >= want_results and len(reader.of(topics["dlq"])) >= want_dlq
+    def arrived() -> bool:
+        results = len(reader.of(topics["results"])) + len(reader.of(topics["alt"]))
+        return results >= want_results and len(reader.of(topics["dlq"])) >= want_dlq
 
-        # Still alive, and still serving: a normal request after the corpus succeeds.
-        normal = stage_bytes(staging, "after.pdf", b"a normal request after the corpus")
-        plain.send(
-            "after", b"after", encode(request("after-corpus", "someone", {"passport": normal.ref}))
-        )
-        plain.flush()
-        reader.wait(
-            lambda rs: any(
-                r.topic == topics["results"] and r.json().get("request_id") == "after-corpus"
-                for r in rs
-            ),
-            150,
-            "the normal request after the corpus",
-        )
-        # Then until everything declared has arrived, or nothing more comes for 10 s (the
-        # per-case checks below then say exactly what is missing).
-        quiet_since, count = time.monotonic(), len(reader.records)
-        while not arrived() and time.monotonic() - quiet_since < 10:
-            reader.poll(0.5)
-            if len(reader.records) != count:
-                quiet_since, count = time.monotonic(), len(reader.records)
-        reader.poll(1.0)
-        alive = consumer.proc.poll() is None
-        after = all_keys(s3)
+    # Still alive, and still serving: a normal request after the corpus succeeds.
+    normal = stage_bytes(staging, "after.pdf", b"a normal request after the corpus")
+    plain.send(
+        "after", b"after", encode(request("after-corpus", "someone", {"passport": normal.ref}))
+    )
+    plain.flush()
+    reader.wait(
+        lambda rs: any(
+            r.topic == topics["results"] and r.json().get("request_id") == "after-corpus"
+            for r in rs
+        ),
+        150,
+        "the normal request after the corpus",
+    )
+    # Then until everything declared has arrived, or nothing more comes for 10 s (the
+    # per-case checks below then say exactly what is missing).
+    quiet_since, count = time.monotonic(), len(reader.records)
+    while not arrived() and time.monotonic() - quiet_since < 10:
+        reader.poll(0.5)
+        if len(reader.records) != count:
+            quiet_since, count = time.monotonic(), len(reader.records)
+    reader.poll(1.0)
+    alive = consumer.proc.poll() is None
+    after = all_keys(s3)
 
-        results_by_id: dict[str, list[Read]] = defaultdict(list)
-        for record in reader.of(topics["results"]) + reader.of(topics["alt"]):
-            results_by_id[record.json()["request_id"]].append(record)
-        dead_by_key: dict[bytes | None, list[Read]] = defaultdict(list)
-        for record in reader.of(topics["dlq"]):
-            dead_by_key[record.key].append(record)
-        failures = {}
-        for case in cases:
-            problems = _check(
-                case,
-                results_by_id.pop(case.result_id, []) if case.result_id else [],
-                dead_by_key.pop(case.key, []),
-                topics,
-            )
-            if problems:
-                failures[case.name] = problems
-        normal_result = results_by_id.pop("after-corpus")[0].json()
-        stray = {rid: len(rs) for rid, rs in results_by_id.items()}
-        stray_dead = {k: len(v) for k, v in dead_by_key.items()}
-        expected_keys = set().union(*(c.keys for c in cases))
-        expected_keys |= {(o["bucket"], o["key"]) for o in normal_result["objects"].values()}
-        written = after - before
-        row.hostile_handled = len(cases) - len(failures)
-        row.sent = len(cases) + 1
-        row.committed = (
-            sum(1 for c in cases if c.result_id)
-            - sum(1 for c in cases if c.result_id and c.name in failures)
-            + 1
+    results_by_id: dict[str, list[Read]] = defaultdict(list)
+    for record in reader.of(topics["results"]) + reader.of(topics["alt"]):
+        results_by_id[record.json()["request_id"]].append(record)
+    dead_by_key: dict[bytes | None, list[Read]] = defaultdict(list)
+    for record in reader.of(topics["dlq"]):
+        dead_by_key[record.key].append(record)
+    failures = {}
+    for case in cases:
+        problems = _check(
+            case,
+            results_by_id.pop(case.result_id, []) if case.result_id else [],
+            dead_by_key.pop(case.key, []),
+            topics,
         )
-        row.notes = (
-            f"{Counter(c.kind for c in cases)}; {len(written)} objects written, "
-            f"{len(written - expected_keys)} unexpected; alive after: {alive}"
-        )
-        row.notes = row.notes.replace("Counter(", "").replace(")", "")
-        assert failures == {}, json.dumps(failures, indent=1, ensure_ascii=True)
-        assert stray == {} and stray_dead == {}
-        assert alive and normal_result["status"] == "succeeded"
-        assert written == expected_keys, (
-            sorted(written - expected_keys),
-            sorted(expected_keys - written),
-        )
-        assert consumer.stop() == 0
-    finally:
-        reader.close()
+        if problems:
+            failures[case.name] = problems
+    normal_result = results_by_id.pop("after-corpus")[0].json()
+    stray = {rid: len(rs) for rid, rs in results_by_id.items()}
+    stray_dead = {k: len(v) for k, v in dead_by_key.items()}
+    expected_keys = set().union(*(c.keys for c in cases))
+    expected_keys |= {(o["bucket"], o["key"]) for o in normal_result["objects"].values()}
+    written = after - before
+    row.hostile_handled = len(cases) - len(failures)
+    row.sent = len(cases) + 1
+    row.committed = (
+        sum(1 for c in cases if c.result_id)
+        - sum(1 for c in cases if c.result_id and c.name in failures)
+        + 1
+    )
+    row.notes = (
+        f"{Counter(c.kind for c in cases)}; {len(written)} objects written, "
+        f"{len(written - expected_keys)} unexpected; alive after: {alive}"
+    )
+    row.notes = row.notes.replace("Counter(", "").replace(")", "")
+    assert failures == {}, json.dumps(failures, indent=1, ensure_ascii=True)
+    assert stray == {} and stray_dead == {}
+    assert alive and normal_result["status"] == "succeeded"
+    assert written == expected_keys, (
+        sorted(written - expected_keys),
+        sorted(expected_keys - written),
+    )
+    assert consumer.stop() == 0

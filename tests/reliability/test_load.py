@@ -10,14 +10,13 @@ Payloads are small because moto keeps every object in memory (its RSS is not mea
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import gevent
 import pytest
 
 from tests.conftest import unique
-from tests.integration.consumer_helpers import consumer_env
+from tests.integration.consumer_helpers import RigFactory
 from tests.reliability.harness import (
     Publisher,
     RssSampler,
@@ -44,37 +43,18 @@ P99_BOUND_S = 10.0
     ],
 )
 def test_sustained_load_keeps_latency_bounded_and_memory_flat(
-    count: int,
-    rate: float,
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    consumers: Any,
+    count: int, rate: float, consumer_rig: RigFactory, s3: Any
 ) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
-    bucket = make_bucket("dest")
-    staging = tmp_path / "staging"
-    staging.mkdir()
+    rig = consumer_rig()
+    topics = rig.topics
     records, expected = simple_requests(
-        staging, count, seed=SEED, prefix="load", users=101, size=512
+        rig.staging, count, seed=SEED, prefix="load", users=101, size=512
     )
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=bucket,
-        staging=staging,
-        **stack.env(),
-        UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn-load"),
-        UPLOAD_STREAM_SSE="none",
-    )
-    consumer = consumers.start(env, "load")
+    env = rig.env(UPLOAD_STREAM_TRANSACTIONAL_ID=unique("txn-load"))
+    consumer = rig.start(env, "load")
     consumer.wait_assigned()
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
-    publisher = Publisher(stack.bootstrap_servers, topics["requests"])
+    reader = rig.reader("results", "dlq", cls=TimedReader)
+    publisher = Publisher(rig.bootstrap, topics["requests"])
     row = SCOREBOARD.add(Row(f"load ({count} requests)", faults="none"))
     sampler = RssSampler(consumer.proc.pid, 1.0)
     items = [(f"load-{i:05d}", key, value) for i, (key, value, _) in enumerate(records)]
@@ -92,7 +72,7 @@ def test_sustained_load_keeps_latency_bounded_and_memory_flat(
         sampler.stop()
         seen = reader.first_seen(topics["results"])
         latencies = [seen[rid] - publisher.sent_at[rid] for rid in expected.files]
-        found = audit(reader.of(topics["results"]), expected, s3, bucket)
+        found = audit(reader.of(topics["results"]), expected, s3, rig.bucket)
         q2, q4 = sampler.quarter_means_mib()
         bound = q2 + max(RSS_GROWTH_MIB, RSS_GROWTH_FRACTION * q2)
         seconds = end - start
@@ -121,4 +101,3 @@ def test_sustained_load_keeps_latency_bounded_and_memory_flat(
         assert consumer.stop() == 0
     finally:
         sampler.stop()
-        reader.close()

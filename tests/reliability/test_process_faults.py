@@ -10,14 +10,13 @@ committed result (read_committed) and every object its sha256.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import gevent
 import pytest
 
 from tests.conftest import unique
-from tests.integration.consumer_helpers import consumer_env
+from tests.integration.consumer_helpers import RigFactory
 from tests.reliability.harness import Publisher, TimedReader, audit, simple_requests
 from tests.reliability.report import SCOREBOARD, Row
 
@@ -35,42 +34,24 @@ SLOTS = 2
     ],
 )
 def test_repeated_kill_9_of_two_consumers_loses_and_duplicates_nothing(
-    count: int,
-    kills: int,
-    rate: float,
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    consumers: Any,
+    count: int, kills: int, rate: float, consumer_rig: RigFactory, s3: Any
 ) -> None:
     rng = random.Random(SEED)
-    topics = kafka_topics("requests", "results", "dlq")
-    bucket = make_bucket("dest")
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    records, expected = simple_requests(staging, count, seed=SEED, prefix="k9")
+    rig = consumer_rig()
+    topics = rig.topics
+    records, expected = simple_requests(rig.staging, count, seed=SEED, prefix="k9")
     txn = unique("txn-k9")
     envs = [
-        consumer_env(
-            bootstrap=stack.bootstrap_servers,
-            topics=topics,
-            group_id=group_id,
-            bucket=bucket,
-            staging=staging,
-            **stack.env(),
+        rig.env(
             UPLOAD_STREAM_TRANSACTIONAL_ID=f"{txn}-slot{slot}",
             UPLOAD_STREAM_MAX_IN_FLIGHT_REQUESTS="16",
-            UPLOAD_STREAM_SSE="none",
         )
         for slot in range(SLOTS)
     ]
-    running = [consumers.start(envs[slot], f"slot{slot}") for slot in range(SLOTS)]
+    running = [rig.start(envs[slot], f"slot{slot}") for slot in range(SLOTS)]
     row = SCOREBOARD.add(Row(f"kill -9 ({count} requests)", faults=f"kill -9, {SLOTS} slots"))
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
-    publisher = Publisher(stack.bootstrap_servers, topics["requests"])
+    reader = rig.reader("results", "dlq", cls=TimedReader)
+    publisher = Publisher(rig.bootstrap, topics["requests"])
     items = [(f"k9-{i:05d}", key, value) for i, (key, value, _) in enumerate(records)]
     feeding = gevent.spawn(publisher.paced, items, rate)
     # Kill after these numbers of distinct committed results (seeded), spread over the run.
@@ -85,19 +66,19 @@ def test_repeated_kill_9_of_two_consumers_loses_and_duplicates_nothing(
                 slot = rng.randrange(SLOTS)
                 running[slot].kill()
                 assert running[slot].proc.returncode == -9
-                running[slot] = consumers.start(envs[slot], f"slot{slot}")
+                running[slot] = rig.start(envs[slot], f"slot{slot}")
                 killed += 1
             for slot, process in enumerate(running):  # a fatal exit is restarted too
                 if process.proc.poll() is not None:
                     assert process.proc.returncode == 1, process.proc.returncode
-                    running[slot] = consumers.start(envs[slot], f"slot{slot}")
+                    running[slot] = rig.start(envs[slot], f"slot{slot}")
             return seen >= count
 
         reader.wait(lambda _: step(), 280 if count <= 1000 else 880, "every result")
         feeding.get(timeout=10)
         publisher.flush(30)
         reader.poll(1.0)  # anything committed late would show up now
-        found = audit(reader.of(topics["results"]), expected, s3, bucket)
+        found = audit(reader.of(topics["results"]), expected, s3, rig.bucket)
         row.faults_injected = killed
         row.sent, row.committed, row.duplicates = count, found.committed, found.duplicates
         row.missing, row.corrupt = found.missing, found.corrupt
@@ -109,4 +90,3 @@ def test_repeated_kill_9_of_two_consumers_loses_and_duplicates_nothing(
             assert process.stop() == 0
     finally:
         feeding.kill()
-        reader.close()

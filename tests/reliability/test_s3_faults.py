@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.consumer_helpers import consumer_env, encode, publish, request
+from tests.integration.consumer_helpers import ConsumerRig, RigFactory, encode, request
 from tests.reliability.harness import (
     Expected,
     FaultProxy,
@@ -34,51 +34,30 @@ RETRY_ATTEMPTS = 6
 READ_TIMEOUT_S = 1.0
 
 
-def _fault_env(
-    stack: Any,
-    topics: dict[str, str],
-    group_id: str,
-    bucket: str,
-    staging: Path,
-    staging_bucket: str,
-    proxy: FaultProxy,
-) -> dict[str, str]:
-    return consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=bucket,
-        staging=staging,
-        **{**stack.env(), "AWS_ENDPOINT_URL": proxy.endpoint},
-        UPLOAD_STREAM_STAGING_ALLOWLIST=f"file://{staging}/,s3://{staging_bucket}/staged/",
+def _fault_env(rig: ConsumerRig, staging_bucket: str, proxy: FaultProxy) -> dict[str, str]:
+    return rig.env(
+        AWS_ENDPOINT_URL=proxy.endpoint,
+        UPLOAD_STREAM_STAGING_ALLOWLIST=f"file://{rig.staging}/,s3://{staging_bucket}/staged/",
         UPLOAD_STREAM_S3_READ_TIMEOUT_S=str(READ_TIMEOUT_S),
         UPLOAD_STREAM_S3_CONNECT_TIMEOUT_S="2",
         UPLOAD_STREAM_RETRY_MAX_ATTEMPTS=str(RETRY_ATTEMPTS),
         UPLOAD_STREAM_RETRY_BASE_DELAY_S="0.05",
         UPLOAD_STREAM_RETRY_MAX_DELAY_S="0.5",
         UPLOAD_STREAM_S3_ADDRESSING_STYLE="path",
-        UPLOAD_STREAM_SSE="none",
     )
 
 
 @pytest.mark.timeout(180)
 def test_transient_s3_faults_are_absorbed_by_the_retry_budget(
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    consumers: Any,
+    consumer_rig: RigFactory, make_bucket: Any, s3: Any, tmp_path: Path
 ) -> None:
     count = 60
-    topics = kafka_topics("requests", "results", "dlq")
-    bucket, staging_bucket = make_bucket("dest"), make_bucket("staging")
-    staging = tmp_path / "staging"
-    staging.mkdir()
+    rig = consumer_rig()
+    topics, bucket, staging = rig.topics, rig.bucket, rig.staging
+    staging_bucket = make_bucket("staging")
     plan = {"seed": SEED, "rate": TRANSIENT_RATE, "max_streak": MAX_STREAK, "stall_s": 2.5}
-    proxy = FaultProxy(stack.s3_endpoint, plan, tmp_path / "proxy.log")
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
+    proxy = FaultProxy(rig.stack.s3_endpoint, plan, tmp_path / "proxy.log")
+    reader = rig.reader("results", "dlq", cls=TimedReader)
     row = SCOREBOARD.add(Row("s3 transient faults", faults="503/500/reset/stall/truncate 20%"))
     try:
         rng = random.Random(SEED)
@@ -110,9 +89,8 @@ def test_transient_s3_faults_are_absorbed_by_the_retry_budget(
                 user,
                 {"passport": passport.sha256, "selfie": selfie.sha256, "utility_bill": sha},
             )
-        env = _fault_env(stack, topics, group_id, bucket, staging, staging_bucket, proxy)
-        consumer = consumers.start(env, "s3-transient")
-        publish(stack.bootstrap_servers, topics["requests"], records)
+        consumer = rig.start(_fault_env(rig, staging_bucket, proxy), "s3-transient")
+        rig.publish(records)
         reader.wait(lambda _: reader.distinct(topics["results"]) >= count, 150, "all results")
         reader.poll(1.0)
         assert consumer.stop() == 0
@@ -137,25 +115,17 @@ def test_transient_s3_faults_are_absorbed_by_the_retry_budget(
             assert stats.get(kind, 0) > 0, (kind, stats)
         assert 0.1 < stats["transient"] / stats["requests"] < 0.3, stats
     finally:
-        reader.close()
         proxy.close()
 
 
 @pytest.mark.timeout(120)
 def test_permanent_s3_faults_fail_only_the_affected_files_with_the_right_code(
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    s3: Any,
-    tmp_path: Path,
-    consumers: Any,
+    consumer_rig: RigFactory, make_bucket: Any, s3: Any, tmp_path: Path
 ) -> None:
     count = 12
-    topics = kafka_topics("requests", "results", "dlq")
-    bucket, staging_bucket = make_bucket("dest"), make_bucket("staging")
-    staging = tmp_path / "staging"
-    staging.mkdir()
+    rig = consumer_rig()
+    topics, bucket, staging = rig.topics, rig.bucket, rig.staging
+    staging_bucket = make_bucket("staging")
     plan = {
         "seed": SEED,
         "rules": [
@@ -163,8 +133,8 @@ def test_permanent_s3_faults_fail_only_the_affected_files_with_the_right_code(
             {"method": "PUT", "path_regex": r"/proof_of_address/", "fault": "slowdown"},
         ],
     }
-    proxy = FaultProxy(stack.s3_endpoint, plan, tmp_path / "proxy.log")
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"]])
+    proxy = FaultProxy(rig.stack.s3_endpoint, plan, tmp_path / "proxy.log")
+    reader = rig.reader("results", cls=TimedReader)
     row = SCOREBOARD.add(Row("s3 permanent faults", faults="403 on selfie/, 503 on proof/"))
     try:
         rng = random.Random(SEED + 1)
@@ -177,9 +147,8 @@ def test_permanent_s3_faults_fail_only_the_affected_files_with_the_right_code(
             }
             passports[rid] = files["passport"]["sha256"]
             records.append((user.encode(), encode(request(rid, user, files)), None))
-        env = _fault_env(stack, topics, group_id, bucket, staging, staging_bucket, proxy)
-        consumer = consumers.start(env, "s3-permanent")
-        publish(stack.bootstrap_servers, topics["requests"], records)
+        consumer = rig.start(_fault_env(rig, staging_bucket, proxy), "s3-permanent")
+        rig.publish(records)
         reader.wait(lambda _: reader.distinct(topics["results"]) >= count, 90, "all results")
         assert consumer.stop() == 0
         results = {r.json()["request_id"]: r.json() for r in reader.of(topics["results"])}
@@ -212,5 +181,4 @@ def test_permanent_s3_faults_fail_only_the_affected_files_with_the_right_code(
         assert sorted(listing) == sorted(r["objects"]["passport"]["key"] for r in results.values())
         assert row.missing == 0 and row.duplicates == 0
     finally:
-        reader.close()
         proxy.close()

@@ -15,13 +15,12 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
-from tests.integration.consumer_helpers import consumer_env, encode, publish, request, wait_for
+from tests.integration.consumer_helpers import RigFactory, encode, request, wait_for
 from tests.reliability.harness import REPO, TimedReader, free_port, stage_bytes
 from tests.reliability.report import SCOREBOARD, Row
 
@@ -41,31 +40,14 @@ def _get(port: int, path: str) -> str:
 
 
 @pytest.mark.timeout(120)
-def test_logs_and_metrics_never_carry_contents_or_credentials(
-    stack: Any,
-    kafka_topics: Any,
-    group_id: str,
-    make_bucket: Any,
-    tmp_path: Path,
-    consumers: Any,
-) -> None:
-    topics = kafka_topics("requests", "results", "dlq")
-    staging = tmp_path / "staging"
-    staging.mkdir()
+def test_logs_and_metrics_never_carry_contents_or_credentials(consumer_rig: RigFactory) -> None:
+    rig = consumer_rig()
+    topics, staging = rig.topics, rig.staging
     port = free_port()
-    env = consumer_env(
-        bootstrap=stack.bootstrap_servers,
-        topics=topics,
-        group_id=group_id,
-        bucket=make_bucket("dest"),
-        staging=staging,
-        **stack.env(),
+    env = rig.env(
         UPLOAD_STREAM_METRICS_PORT=str(port),
         UPLOAD_STREAM_LOG_LEVEL="DEBUG",
-        UPLOAD_STREAM_SSE="none",
-    )
-    env.update(
-        AWS_SECRET_ACCESS_KEY=AWS_SECRET,
+        AWS_SECRET_ACCESS_KEY=AWS_SECRET,  # wins over the stack's fake one
         KAFKA_SASL_USERNAME="someone",
         KAFKA_SASL_PASSWORD=SASL_SECRET,
     )
@@ -82,27 +64,24 @@ def test_logs_and_metrics_never_carry_contents_or_credentials(
         records.append((b"u", encode(request(f"sec-{i}", "u", files)), None))
     records.append((b"u", f'{{"request_id": "{CONTENT}", broken'.encode(), None))
     records.append((b"u", encode(request("sec-bad", "u", {"p": {"uri": CONTENT}})), None))
-    consumer = consumers.start(env, "secrets")
-    reader = TimedReader(stack.bootstrap_servers, [topics["results"], topics["dlq"]])
-    try:
-        publish(stack.bootstrap_servers, topics["requests"], records)
-        reader.wait(lambda _: reader.distinct(topics["results"]) >= 21, 60, "results")
-        wait_for(lambda: "upload_stream_files_total" in _get(port, "/metrics"), 10, "metrics")
-        metrics = _get(port, "/metrics") + _get(port, "/healthz") + _get(port, "/readyz")
-        assert consumer.stop() == 0
-        log = consumer.log_path.read_text(errors="replace")
-        results = {r.json()["request_id"]: r.json() for r in reader.of(topics["results"])}
-        row.sent, row.committed = len(records), len(results)
-        leaks = [m[:20] for m in MARKERS if m in log or m in metrics]
-        row.notes = (
-            f"{len(log.splitlines())} log lines (DEBUG) + /metrics scanned for 3 "
-            f"markers: {len(leaks)} found"
-        )
-        assert leaks == []
-        assert sum(r["status"] == "succeeded" for r in results.values()) == 10
-        assert sum(r["status"] == "partial" for r in results.values()) == 10
-    finally:
-        reader.close()
+    consumer = rig.start(env, "secrets")
+    reader = rig.reader("results", "dlq", cls=TimedReader)
+    rig.publish(records)
+    reader.wait(lambda _: reader.distinct(topics["results"]) >= 21, 60, "results")
+    wait_for(lambda: "upload_stream_files_total" in _get(port, "/metrics"), 10, "metrics")
+    metrics = _get(port, "/metrics") + _get(port, "/healthz") + _get(port, "/readyz")
+    assert consumer.stop() == 0
+    log = consumer.log_path.read_text(errors="replace")
+    results = {r.json()["request_id"]: r.json() for r in reader.of(topics["results"])}
+    row.sent, row.committed = len(records), len(results)
+    leaks = [m[:20] for m in MARKERS if m in log or m in metrics]
+    row.notes = (
+        f"{len(log.splitlines())} log lines (DEBUG) + /metrics scanned for 3 "
+        f"markers: {len(leaks)} found"
+    )
+    assert leaks == []
+    assert sum(r["status"] == "succeeded" for r in results.values()) == 10
+    assert sum(r["status"] == "partial" for r in results.values()) == 10
 
 
 def test_settings_and_help_print_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
