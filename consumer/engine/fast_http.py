@@ -56,10 +56,10 @@ class Pools:
     """One urllib3 pool per origin (path style: one; virtual-hosted: one per bucket host)."""
 
     def __init__(self, session: httpsession.URLLib3Session, settings: EngineSettings) -> None:
-        self._session = session
         # Private attributes of botocore's session: read once, and `like` returns None (so
         # the engine stays on botocore) if a botocore release renames them.
         self._verify: bool | str = session._verify  # type: ignore[attr-defined]
+        self._proxy_config = session._proxy_config  # type: ignore[attr-defined]
         common: dict[str, Any] = {
             # As botocore's pool: never block a greenlet waiting for a connection.
             "maxsize": max(10, settings.max_concurrency),
@@ -96,8 +96,7 @@ class Pools:
     def proxied(self, url: str) -> bool:
         """botocore's own decision for this URL (config proxies, or the environment's
         HTTP(S)_PROXY/NO_PROXY as seen when the client was made)."""
-        proxy_config = self._session._proxy_config  # type: ignore[attr-defined]
-        return bool(proxy_config.proxy_url_for(url))
+        return bool(self._proxy_config.proxy_url_for(url))
 
     def for_origin(self, origin: str) -> urllib3.HTTPConnectionPool:
         """The pool for `scheme://host[:port]`."""
