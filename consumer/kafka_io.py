@@ -22,6 +22,7 @@ import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from consumer.errors import StuckCallError
+from consumer.group_fencing import in_generation
 from consumer.ledger import PartitionKey
 from consumer.outputs import Output, OutputKind
 from consumer.settings import ConsumerSettings, KafkaConnection, ProcessingGuarantee
@@ -145,6 +146,7 @@ class KafkaIO:
         self._idle_s = idle_s
         self._new_producer = new_producer
         self._wedged: list[tuple[Producer, Any]] = []
+        self._warned_metadata = False
 
     def replace_producer(self, stuck: StuckCallError) -> None:
         """Swap the producer blocked in `stuck`'s call for a new one (not yet initialised).
@@ -278,6 +280,20 @@ class KafkaIO:
     ) -> None:
         parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         metadata = self.consumer.consumer_group_metadata()
+        member = in_generation(metadata)
+        if member is False:
+            # Abortable: the transaction is aborted and its partitions rewound; by then the
+            # loop has heard of the lost partitions or rejoined the group.
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._STATE,
+                    "not a member of a group generation: offsets would not be fenced",
+                    txn_requires_abort=True,
+                )
+            )
+        if member is None and not self._warned_metadata:
+            self._warned_metadata = True
+            log.warning("unknown group metadata format: zombie offsets are left to the broker")
         offload(
             self.producer.send_offsets_to_transaction,
             parts,
