@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import gevent
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from gevent.event import Event
 
 from consumer.kafka_io import offload
@@ -109,7 +109,11 @@ class Read:
 
 @dataclass
 class Reader:
-    """A read_committed reader of some topics from the beginning, polled in the threadpool."""
+    """A read_committed reader of some topics from the beginning, polled in the threadpool.
+
+    It assigns itself every partition instead of joining a group: a group member can be
+    rebalanced (a missed session on a loaded machine) and, committing nothing, would read
+    its partitions again from the start, which looks exactly like duplicated results."""
 
     bootstrap: str
     topics: list[str]
@@ -126,7 +130,13 @@ class Reader:
                 "fetch.wait.max.ms": 50,
             }
         )
-        self._consumer.subscribe(self.topics)
+        partitions = []
+        for topic in self.topics:
+            metadata = offload(self._consumer.list_topics, topic, 10).topics[topic]
+            if metadata.error is not None or not metadata.partitions:
+                raise AssertionError(f"reader: topic {topic} has no partitions: {metadata.error}")
+            partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        self._consumer.assign(partitions)
         self._closed = False
 
     def poll(self, seconds: float = 0.2) -> None:
