@@ -51,6 +51,7 @@ from upload_stream_cli.devstack.stack import KAFKA_ENV, Stack, docker_available 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from consumer.engine import UploadEngine
     from tests.integration.consumer_helpers import RigFactory
 
 # Fake credentials for the whole session (values already set win): nothing under test may
@@ -263,3 +264,27 @@ def consumer_rig(
     finally:
         for rig in made:
             rig.close()
+
+
+@pytest.fixture
+def engine_on_stack(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., "UploadEngine"]]:
+    """Factory: `engine_on_stack(**settings)` -> an UploadEngine of its own client, talking
+    HTTP to the stack's S3 endpoint (path style; no staging roots unless given). Every
+    engine made is closed afterwards."""
+    from consumer.engine import UploadEngine
+    from consumer.settings import EngineSettings
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.s3_endpoint)
+    made: list[UploadEngine] = []
+
+    def make(**overrides: Any) -> UploadEngine:
+        values: dict[str, Any] = {"staging_allowlist": [], "s3_addressing_style": "path"}
+        engine = UploadEngine(EngineSettings(**{**values, **overrides}))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()

@@ -6,34 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from consumer.engine import LocalBlob, UploadEngine, UploadJob, UploadOutcome
-from consumer.settings import EngineSettings
 
 PAYLOADS = [bytes([i]) * 1000 + b"%PDF-1.7 fast put " * (200 + i) for i in range(6)]
-
-
-@pytest.fixture
-def engine_on_stack(
-    stack: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., UploadEngine]]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.s3_endpoint)
-    made: list[UploadEngine] = []
-
-    def make(**overrides: Any) -> UploadEngine:
-        values: dict[str, Any] = {"staging_allowlist": [], "s3_addressing_style": "path"}
-        values.update(overrides)
-        engine = UploadEngine(EngineSettings(**values))
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.close()
 
 
 def upload(engine: UploadEngine, bucket: str, workers: int) -> UploadOutcome:

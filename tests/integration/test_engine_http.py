@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,30 +34,22 @@ def make_job(bucket: str, files: dict[str, Any]) -> UploadJob:
 
 
 @pytest.fixture
-def engine_on_stack(
-    stack: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Callable[..., UploadEngine]]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.s3_endpoint)
-    made: list[UploadEngine] = []
+def staging_engine(
+    engine_on_stack: Callable[..., UploadEngine], tmp_path: Path
+) -> Callable[..., UploadEngine]:
+    """`staging_engine(stage, **settings)`: an engine that may read `s3://{stage}/in/` and
+    files under tmp_path, retrying quickly."""
 
     def make(stage: str, **overrides: Any) -> UploadEngine:
-        values: dict[str, Any] = {
-            "staging_allowlist": [f"s3://{stage}/in/", f"file://{tmp_path}/"],
-            "s3_addressing_style": "path",
-            "retry_base_delay_s": 0.01,
-        }
-        values.update(overrides)
-        engine = UploadEngine(EngineSettings(**values))
-        made.append(engine)
-        return engine
+        roots = [f"s3://{stage}/in/", f"file://{tmp_path}/"]
+        values: dict[str, Any] = {"staging_allowlist": roots, "retry_base_delay_s": 0.01}
+        return engine_on_stack(**{**values, **overrides})
 
-    yield make
-    for engine in made:
-        engine.close()
+    return make
 
 
 def test_every_source_over_http(
-    engine_on_stack: Any, s3: Any, make_bucket: Any, tmp_path: Path
+    staging_engine: Any, s3: Any, make_bucket: Any, tmp_path: Path
 ) -> None:
     dest, stage = make_bucket("dest"), make_bucket("stage")
     s3.put_object(Bucket=stage, Key="in/streamed", Body=DATA)
@@ -80,7 +72,7 @@ def test_every_source_over_http(
         "local": LocalBlob(io.BytesIO(DATA), "application/pdf", "x.pdf"),
         "outside": ref(f"s3://{stage}/elsewhere"),
     }
-    outcome = engine_on_stack(stage).upload(make_job(dest, files))
+    outcome = staging_engine(stage).upload(make_job(dest, files))
     assert set(outcome.objects) == {"streamed", "copied", "file", "local"}
     assert outcome.failures["outside"].code is C.SOURCE_NOT_ALLOWED
     for file_type, obj in outcome.objects.items():
@@ -89,21 +81,21 @@ def test_every_source_over_http(
 
 
 def test_corrupted_staged_object_never_appears(
-    engine_on_stack: Any, s3: Any, make_bucket: Any
+    staging_engine: Any, s3: Any, make_bucket: Any
 ) -> None:
     dest, stage = make_bucket("dest"), make_bucket("stage")
     s3.put_object(Bucket=stage, Key="in/bad", Body=DATA.upper())
     ref = BlobRef(
         uri=f"s3://{stage}/in/bad", size=len(DATA), sha256=DIGEST, content_type="application/pdf"
     )
-    outcome = engine_on_stack(stage).upload(make_job(dest, {"doc": ref}))
+    outcome = staging_engine(stage).upload(make_job(dest, {"doc": ref}))
     assert outcome.failures["doc"].code is C.CHECKSUM_MISMATCH
     assert s3.list_objects_v2(Bucket=dest).get("KeyCount") == 0
 
 
-def test_missing_destination_bucket(engine_on_stack: Any, make_bucket: Any) -> None:
+def test_missing_destination_bucket(staging_engine: Any, make_bucket: Any) -> None:
     stage = make_bucket("stage")
-    outcome = engine_on_stack(stage).upload(
+    outcome = staging_engine(stage).upload(
         make_job("no-such-bucket-here", {"doc": LocalBlob(io.BytesIO(DATA), "application/pdf")})
     )
     assert outcome.failures["doc"].code is C.DESTINATION_NOT_FOUND
