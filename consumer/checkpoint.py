@@ -179,21 +179,13 @@ class Checkpoint:
 
     def _committed(self, tps: list[PartitionKey]) -> dict[PartitionKey, int]:
         """The group's committed offsets, asked until a broker answers (within the retry
-        budget): rewinding on a guess could skip records or publish them twice."""
-        deadline = _now() + self._retry_timeout_s
-        while True:
-            try:
-                return self._io.committed_offsets(tps, self._call_timeout_s)
-            except KafkaException as exc:
-                err = _kafka_error(exc)
-                if (err is not None and err.fatal()) or _now() >= deadline:
-                    raise FatalKafkaError(f"committed offsets unknown: {exc}") from exc
-                log.info("retrying the committed offsets: %s", exc)
-                self._await_brokers(deadline)
-                gevent.sleep(0.5)
+        budget): rewinding on a guess could skip records or publish them twice. librdkafka
+        flags none of its errors here retriable, so every non-fatal one is retried."""
+        return self._call(self._io.committed_offsets, tps, self._call_timeout_s, retry_any=True)
 
-    def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call a transactional API, retrying while librdkafka says it is retriable."""
+    def _call(self, fn: Callable[..., T], *args: Any, retry_any: bool = False) -> T:
+        """Call a transactional API, retrying while librdkafka says it is retriable (or,
+        with `retry_any`, until it says fatal)."""
         deadline = _now() + self._retry_timeout_s
         delay = 0.1
         while True:
@@ -205,9 +197,9 @@ class Checkpoint:
                     raise FatalKafkaError(str(exc)) from exc
                 if err.txn_requires_abort():
                     raise AbortRequired(str(exc)) from exc
-                if not err.retriable() or _now() >= deadline:
+                if not (retry_any or err.retriable()) or _now() >= deadline:
                     raise FatalKafkaError(f"gave up: {exc}") from exc
-                log.info("retrying transactional call: %s", exc)
+                log.info("retrying %s: %s", getattr(fn, "__name__", "a Kafka call"), exc)
                 self._await_brokers(deadline)
                 gevent.sleep(delay)
                 delay = min(delay * 2, 2.0)
