@@ -19,15 +19,15 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Iterable  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
 
 import gevent  # noqa: E402
-from gevent.event import Event  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from upload_stream_cli.devstack.until_signalled import serve_until_signalled  # noqa: E402
 
 SINK = "sink"
 StartResponse = Callable[..., Any]
@@ -95,11 +95,7 @@ def main() -> int:
     server = WSGIServer(("127.0.0.1", 0), app, log=None)
     server.start()
     print(f"PORT {server.server_port}", flush=True)
-    stop = Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(sig, stop.set)
-    stop.wait()
-    server.stop(timeout=2)
+    serve_until_signalled(server)
     return 0
 
 

@@ -12,17 +12,15 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import gevent  # noqa: E402
-from gevent.event import Event  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from upload_stream_cli.devstack.ports import LOOPBACK  # noqa: E402
 from upload_stream_cli.devstack.process import write_atomically  # noqa: E402
+from upload_stream_cli.devstack.until_signalled import serve_until_signalled  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,11 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_atomically(args.port_file, f"{port}\n")
     print(f"moto S3 listening on http://{LOOPBACK}:{port}", file=sys.stderr, flush=True)
 
-    stop = Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(sig, stop.set)
-    stop.wait()
-    server.stop(timeout=2)
+    serve_until_signalled(server)
     return 0
 
 
