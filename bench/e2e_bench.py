@@ -279,8 +279,8 @@ def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:
 
 
 def run_engine(stack: Any, refs: list[dict[str, Any]]) -> Row:
-    from consumer.engine import UploadEngine, UploadJob
-    from consumer.settings import EngineSettings
+    from upload_engine import UploadEngine, UploadJob
+    from upload_engine.settings import EngineSettings
     from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
 
     settings = EngineSettings(

@@ -38,8 +38,8 @@ import boto3  # noqa: E402
 import urllib3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from consumer.engine import LocalBlob, UploadEngine, UploadJob  # noqa: E402
-from consumer.settings import EngineSettings  # noqa: E402
+from upload_engine import LocalBlob, UploadEngine, UploadJob  # noqa: E402
+from upload_engine.settings import EngineSettings  # noqa: E402
 
 N = 256
 SIZE = 64 * 1024
@@ -241,7 +241,7 @@ def main() -> None:
                   f"{statistics.median(theirs) / statistics.median(mine):>5.2f}x")  # fmt: skip
         print(
             "cpu ms: client process CPU per file (one core at most); srv ms: server CPU "
-            "per file. Engine: a lean signed PUT (consumer/engine/fast_put.py: botocore's "
+            "per file. Engine: a lean signed PUT (upload_engine/fast_put.py: botocore's "
             "SigV4 signer and urllib3, no botocore request pipeline) after its first PUT per "
             "bucket went through botocore. Peer: botocore's full request pipeline for every "
             "PUT (s3transfer threads over make_s3_client, the engine's client config)."

@@ -19,9 +19,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from consumer.engine import UploadEngine, UploadJob  # noqa: E402
-from consumer.settings import EngineSettings  # noqa: E402
 from schemas import BlobRef  # noqa: E402
+from upload_engine import UploadEngine, UploadJob  # noqa: E402
+from upload_engine.settings import EngineSettings  # noqa: E402
 
 
 def sha256_of_zeros(size: int) -> str:

@@ -8,7 +8,7 @@ Its client is built exactly like the engine's (`make_s3_client`: pool of at leas
 connections, no `Expect: 100-continue`, no default CRC32, same payload signing), so both
 pay one round trip per small file. Every PUT of the peer goes through botocore's full
 request pipeline; the engine's small PUTs after the first per bucket do not (its lean
-signed PUT, consumer/engine/fast_put.py). With boto3's defaults the peer would pay two
+signed PUT, upload_engine/fast_put.py). With boto3's defaults the peer would pay two
 round trips per file (Expect) and lose for that reason alone.
 """
 
@@ -21,8 +21,8 @@ import time
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
-from consumer.engine.client import make_s3_client
-from consumer.settings import EngineSettings
+from upload_engine.s3_client import make_s3_client
+from upload_engine.settings import EngineSettings
 
 
 def run(endpoint: str, bucket: str, payloads: list[bytes], k: int) -> dict[str, float]:

@@ -20,7 +20,9 @@ from consumer.errors import ConfigurationError, FatalKafkaError
 from consumer.kafka_io import KafkaIO, consumer_config, default_transactional_id, producer_config
 from consumer.loop import ConsumerLoop
 from consumer.metrics import Metrics
-from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+from consumer.settings import ConsumerSettings
+from kafka_config.connection import KafkaConnection
+from upload_engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def run(
     check(settings, engine_settings)
     metrics = metrics or Metrics()
     if engine is None:
-        from consumer.engine import UploadEngine
+        from upload_engine import UploadEngine
 
         engine = UploadEngine(engine_settings)
     txn_id = settings.transactional_id or default_transactional_id(settings.group_id)

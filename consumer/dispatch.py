@@ -19,12 +19,11 @@ from typing import Protocol
 import gevent
 
 from consumer.backpressure import Slots
-from consumer.engine.model import UploadJob, UploadOutcome
 from consumer.ledger import Ledger, Record
 from consumer.metrics import Metrics
 from consumer.outputs import Output, OutputKind, Source, dlq_output, result_output
 from consumer.results import rejected_result, result_for_request
-from consumer.settings import ConsumerSettings, EngineSettings
+from consumer.settings import ConsumerSettings
 from schemas import (
     FileFailure,
     FileFailureCode,
@@ -35,6 +34,8 @@ from schemas import (
     header,
     valid_traceparent,
 )
+from upload_engine.model import UploadJob, UploadOutcome
+from upload_engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 

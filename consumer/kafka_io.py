@@ -25,7 +25,8 @@ from consumer.errors import StuckCallError
 from consumer.group_fencing import in_generation
 from consumer.ledger import PartitionKey
 from consumer.outputs import Output, OutputKind
-from consumer.settings import ConsumerSettings, KafkaConnection, ProcessingGuarantee
+from consumer.settings import ConsumerSettings, ProcessingGuarantee
+from kafka_config.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from consumer.engine.model import UploadOutcome
 from schemas import (
     BlobRef,
     RequestError,
@@ -18,6 +17,7 @@ from schemas import (
     UploadResult,
     status_for,
 )
+from upload_engine.model import UploadOutcome
 
 
 def _duration_ms(started_at: datetime, finished_at: datetime) -> int:

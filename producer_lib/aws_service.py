@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import gevent  # noqa: F401 - the seed's tests patch `<module>.gevent`; keep the name there
 
-from consumer.engine.model import LocalBlob
-from consumer.settings import EngineSettings
 from producer_lib.errors import InvalidUploadError
 from producer_lib.transport import Transport, transport_from_env
 from schemas import UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT, NAME_PATTERN, USER_ID_PATTERN
 from schemas.keys import EXTENSION_FOR_CONTENT_TYPE
+from upload_engine.model import LocalBlob
+from upload_engine.settings import EngineSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

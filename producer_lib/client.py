@@ -28,9 +28,9 @@ from schemas import BlobRef, UploadRequest, UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT
 
 if TYPE_CHECKING:
-    # Not at run time: `consumer.engine` imports botocore, which a gevent application
+    # Not at run time: `upload_engine` imports botocore, which a gevent application
     # must be able to import only after monkey-patching.
-    from consumer.engine.model import LocalBlob
+    from upload_engine.model import LocalBlob
 
 # A BlobRef is already staged (passed through); a LocalBlob carries its own content type
 # and filename (AWSService's Kafka mode).
@@ -265,7 +265,7 @@ class UploadClient:
 
 
 def _stage_one(stager: Stager, source: BlobSource | LocalBlob) -> BlobRef:
-    from consumer.engine.model import LocalBlob
+    from upload_engine.model import LocalBlob
 
     if isinstance(source, LocalBlob):
         return stager.stage(

@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from consumer.engine import UploadEngine
-from consumer.engine.client import make_s3_client
-from consumer.engine.model import LocalBlob, UploadJob
 from consumer.results import result_from_outcome
-from consumer.settings import EngineSettings
 from schemas import UploadResult
+from upload_engine import UploadEngine
+from upload_engine.model import LocalBlob, UploadJob
+from upload_engine.s3_client import make_s3_client
+from upload_engine.settings import EngineSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -16,7 +16,7 @@ from producer_lib.client import UploadClient, default_client
 from schemas import UploadResult
 
 if TYPE_CHECKING:
-    from consumer.engine.model import LocalBlob
+    from upload_engine.model import LocalBlob
 
 
 class KafkaTransport:

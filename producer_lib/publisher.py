@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from consumer.settings import KafkaConnection
+from kafka_config.connection import KafkaConnection
 from producer_lib.blocking import call_blocking, gevent_patched, pause
 from producer_lib.errors import PublishError
 from producer_lib.tracing import current_traceparent

@@ -18,7 +18,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from consumer.settings import KafkaConnection
+from kafka_config.connection import KafkaConnection
 from producer_lib.blocking import call_blocking
 from producer_lib.errors import ClientClosedError, ReplyChannelError, ResultTimeout
 from schemas import ResultDecodeError, UploadResult, decode_result, header

@@ -42,7 +42,7 @@ def default_s3_client() -> S3Client:
     import boto3
     from botocore.config import Config
 
-    from consumer.settings import EngineSettings
+    from upload_engine.settings import EngineSettings
 
     # The consumer's addressing knob (UPLOAD_STREAM_S3_ADDRESSING_STYLE), so both ends of a
     # deployment address the endpoint the same way.

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumer.settings import CommaList, _split_commas
 from schemas.fields import TOPIC_PATTERN
+from upload_engine.settings import CommaList, split_commas
 
 
 class ProducerSettings(BaseSettings):
@@ -56,7 +56,7 @@ class ProducerSettings(BaseSettings):
         default=100, ge=1, le=5000, description="Reply consumer latency vs. broker load."
     )
 
-    _split = field_validator("staging_allowlist", mode="before")(_split_commas)
+    _split = field_validator("staging_allowlist", mode="before")(split_commas)
 
     @model_validator(mode="after")
     def _staging_default(self) -> ProducerSettings:

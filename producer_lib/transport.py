@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from consumer.engine.model import LocalBlob
-from consumer.settings import EngineSettings
 from producer_lib.errors import TransportUnavailableError
 from schemas import UploadResult
+from upload_engine.model import LocalBlob
+from upload_engine.settings import EngineSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -51,8 +51,8 @@ from upload_stream_cli.devstack.stack import KAFKA_ENV, Stack, docker_available 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from consumer.engine import UploadEngine
     from tests.integration.consumer_helpers import RigFactory
+    from upload_engine import UploadEngine
 
 # Fake credentials for the whole session (values already set win): nothing under test may
 # reach real AWS or wait for an EC2 metadata service.
@@ -273,8 +273,8 @@ def engine_on_stack(
     """Factory: `engine_on_stack(**settings)` -> an UploadEngine of its own client, talking
     HTTP to the stack's S3 endpoint (path style; no staging roots unless given). Every
     engine made is closed afterwards."""
-    from consumer.engine import UploadEngine
-    from consumer.settings import EngineSettings
+    from upload_engine import UploadEngine
+    from upload_engine.settings import EngineSettings
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack.s3_endpoint)
     made: list[UploadEngine] = []

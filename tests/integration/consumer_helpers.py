@@ -32,7 +32,7 @@ from gevent.event import Event
 from consumer.kafka_io import offload
 
 if TYPE_CHECKING:
-    from consumer.engine import UploadEngine
+    from upload_engine import UploadEngine
 
 REPO = Path(__file__).resolve().parents[2]
 HeaderList = list[tuple[str, bytes | None]]
@@ -255,7 +255,9 @@ class InProcessConsumer:
 
     def __init__(self, env: dict[str, str], engine: Any = None) -> None:
         from consumer.metrics import Metrics
-        from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+        from consumer.settings import ConsumerSettings
+        from kafka_config.connection import KafkaConnection
+        from upload_engine.settings import EngineSettings
 
         saved = dict(os.environ)
         os.environ.update(env)
@@ -354,7 +356,7 @@ class ConsumerRig:
     ) -> InProcessConsumer:
         """A consumer greenlet whose engine is the real one on the rig's S3 client, passed
         through `wrap` when given."""
-        from consumer.engine import UploadEngine
+        from upload_engine import UploadEngine
 
         consumer = InProcessConsumer(self.env() if env is None else env)
         engine = UploadEngine(consumer.engine_settings, s3_client=self.s3)

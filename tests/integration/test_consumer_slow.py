@@ -9,8 +9,8 @@ import time
 import gevent
 import pytest
 
-from consumer.engine import UploadEngine, UploadJob, UploadOutcome
 from tests.integration.consumer_helpers import RigFactory, encode, request, stage, wait_for
+from upload_engine import UploadEngine, UploadJob, UploadOutcome
 
 SLOW_S = 8.0  # > max.poll.interval.ms below
 

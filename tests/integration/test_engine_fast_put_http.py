@@ -1,4 +1,4 @@
-"""The lean signed PUT (consumer/engine/fast_put.py) against the stack's moto server over
+"""The lean signed PUT (upload_engine/fast_put.py) against the stack's moto server over
 HTTP: it engages after the first PUT per bucket, and what it stores and reports is what
 botocore's path stores and reports."""
 
@@ -9,7 +9,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from consumer.engine import LocalBlob, UploadEngine, UploadJob, UploadOutcome
+from upload_engine import LocalBlob, UploadEngine, UploadJob, UploadOutcome
 
 PAYLOADS = [bytes([i]) * 1000 + b"%PDF-1.7 fast put " * (200 + i) for i in range(6)]
 

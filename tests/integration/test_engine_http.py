@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from consumer.engine import LocalBlob, UploadEngine, UploadJob
-from consumer.engine.verify import b64_of_hex
-from consumer.settings import EngineSettings
 from schemas import BlobRef
 from schemas import FileFailureCode as C
+from upload_engine import LocalBlob, UploadEngine, UploadJob
+from upload_engine.settings import EngineSettings
+from upload_engine.verify import b64_of_hex
 
 DATA = b"%PDF-1.7 over http"
 DIGEST = hashlib.sha256(DATA).hexdigest()

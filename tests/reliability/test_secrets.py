@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
-from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+from consumer.settings import ConsumerSettings
+from kafka_config.connection import KafkaConnection
 from tests.integration.consumer_helpers import RigFactory, encode, request, wait_for
 from tests.reliability.harness import REPO, TimedReader, free_port, stage_bytes
 from tests.reliability.report import SCOREBOARD, Row
+from upload_engine.settings import EngineSettings
 
 CONTENT = f"FILE-CONTENT-MARKER-{uuid.uuid4().hex}"
 AWS_SECRET = f"AWS-SECRET-MARKER-{uuid.uuid4().hex}"

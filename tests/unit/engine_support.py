@@ -17,11 +17,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from consumer.engine import UploadEngine, UploadJob
-from consumer.engine.model import Source
-from consumer.engine.verify import b64_of_hex
-from consumer.settings import EngineSettings
 from schemas import BlobRef
+from upload_engine import UploadEngine, UploadJob
+from upload_engine.model import Source
+from upload_engine.settings import EngineSettings
+from upload_engine.verify import b64_of_hex
 
 STAGE_PREFIX = "incoming/"
 

@@ -11,11 +11,11 @@ import pytest
 
 from consumer.backpressure import Slots
 from consumer.dispatch import Accepted, Dispatcher, Policy, Rejected, decide
-from consumer.engine.model import UploadJob, UploadOutcome
 from consumer.ledger import Ledger, State
 from consumer.metrics import Metrics
 from consumer.outputs import OutputKind, Source
 from schemas import FileFailureCode, StoredObject
+from upload_engine.model import UploadJob, UploadOutcome
 
 POLICY = Policy(
     default_bucket="dest",

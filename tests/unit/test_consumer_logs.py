@@ -8,7 +8,7 @@ import logging
 from pydantic import SecretStr
 
 from consumer.logs import JsonFormatter, TextFormatter
-from consumer.settings import KafkaConnection
+from kafka_config.connection import KafkaConnection
 
 
 def _record(**extra: object) -> logging.LogRecord:

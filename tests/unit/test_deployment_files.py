@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
-from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+from consumer.settings import ConsumerSettings
+from kafka_config.connection import KafkaConnection
+from upload_engine.settings import EngineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.engine.allowlist import Allowlist, AllowlistError, file_uri_path, split_s3_uri
-from consumer.engine.errors import FileError
 from schemas import FileFailureCode as C
+from upload_engine.allowlist import Allowlist, AllowlistError, file_uri_path, split_s3_uri
+from upload_engine.errors import FileError
 
 
 def refused(func: object, *args: str) -> None:

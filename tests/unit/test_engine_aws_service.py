@@ -10,13 +10,13 @@ from unittest.mock import Mock, patch
 
 import pytest
 
-from consumer.engine.model import LocalBlob
-from consumer.settings import EngineSettings
 from producer_lib import AWSService
 from producer_lib.aws_service import content_type_of
 from producer_lib.errors import InvalidUploadError, TransportUnavailableError
 from producer_lib.transport import transport_from_env
 from schemas import FileFailure, FileFailureCode, StoredObject, UploadResult, status_for
+from upload_engine.model import LocalBlob
+from upload_engine.settings import EngineSettings
 
 
 class FakeTransport:

@@ -8,10 +8,10 @@ import pytest
 import urllib3.exceptions
 from botocore import exceptions as bce
 
-from consumer.engine import classify as table
-from consumer.engine.classify import Side, classify, safe_repr
-from consumer.engine.errors import FileError
 from schemas import FileFailureCode as C
+from upload_engine import classify as table
+from upload_engine.classify import Side, classify, safe_repr
+from upload_engine.errors import FileError
 
 S, D = Side.SOURCE, Side.DESTINATION
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from consumer.engine import LocalBlob, UploadEngine, UploadJob
-from consumer.engine.verify import b64_of_hex
-from consumer.settings import EngineSettings
 from tests.unit.engine_support import sha
+from upload_engine import LocalBlob, UploadEngine, UploadJob
+from upload_engine.settings import EngineSettings
+from upload_engine.verify import b64_of_hex
 
 DATA = b"%PDF-1.7 " * 1000
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from consumer.engine import LocalBlob
 from schemas import FileFailureCode as C
 from tests.unit.engine_support import Env, env_fixture, moto_client  # noqa: F401
+from upload_engine import LocalBlob
 
 DATA = b"%PDF-1.7 staged document bytes"
 

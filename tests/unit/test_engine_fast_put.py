@@ -1,4 +1,4 @@
-"""The lean signed PUT (consumer/engine/fast_put.py) against a scripted local S3 endpoint:
+"""The lean signed PUT (upload_engine/fast_put.py) against a scripted local S3 endpoint:
 when it engages, that its signatures are botocore's, that every failure ends in the same
 contract code as on botocore's path, and when it must stay off."""
 
@@ -26,12 +26,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
-from consumer.engine import LocalBlob, UploadEngine, UploadJob, UploadOutcome
-from consumer.engine.client import make_s3_client
-from consumer.engine.verify import b64_of_hex
-from consumer.settings import EngineSettings
 from schemas import FileFailureCode as C
 from tests.unit.scripted_s3 import RESET, Action, Received, ScriptedS3, Stall, ok, s3_error
+from upload_engine import LocalBlob, UploadEngine, UploadJob, UploadOutcome
+from upload_engine.s3_client import make_s3_client
+from upload_engine.settings import EngineSettings
+from upload_engine.verify import b64_of_hex
 
 KEY_ID, SECRET = "AKIDFASTPUTTEST", "fast-put-secret"
 DATA = b"%PDF-1.7 fast " * 3000

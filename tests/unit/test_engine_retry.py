@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from consumer.engine.classify import Side
-from consumer.engine.errors import FileError
-from consumer.engine.retry import RetryPolicy
 from schemas import FileFailureCode as C
+from upload_engine.classify import Side
+from upload_engine.errors import FileError
+from upload_engine.retry import RetryPolicy
 
 
 def slow_down() -> ClientError:

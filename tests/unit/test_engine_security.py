@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer.engine import LocalBlob
 from schemas import BlobRef
 from schemas import FileFailureCode as C
 from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from upload_engine import LocalBlob
 
 DATA = b"\xff\xd8\xff\xe0 jpeg bytes"
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
-from consumer.engine import LocalBlob, UploadEngine
 from schemas import FileFailureCode as C
 from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from upload_engine import LocalBlob, UploadEngine
 
 MiB = 1024 * 1024
 DATA = b"\x89PNG small image"
@@ -181,7 +181,7 @@ def test_kms_key_id_is_sent(env: Env) -> None:
 
 
 def test_put_sends_the_sha256_and_no_expect_header(env: Env) -> None:
-    from consumer.engine.verify import b64_of_hex
+    from upload_engine.verify import b64_of_hex
 
     headers: list[dict[str, Any]] = []
 
@@ -265,7 +265,7 @@ def test_max_concurrency_caps_all_jobs_together(env: Env, executor: str) -> None
 
 
 def test_upload_after_close_raises(env: Env) -> None:
-    from consumer.engine.errors import EngineClosedError
+    from upload_engine.errors import EngineClosedError
 
     engine = env.engine()
     engine.close()
@@ -279,7 +279,7 @@ def test_auto_executor_follows_gevent_patching(env: Env) -> None:
 
 
 def test_own_client_has_a_big_enough_pool() -> None:
-    from consumer.settings import EngineSettings
+    from upload_engine.settings import EngineSettings
 
     engine = UploadEngine(EngineSettings(max_concurrency=48, staging_allowlist=[]))
     try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+from consumer.settings import ConsumerSettings
+from kafka_config.connection import KafkaConnection
 from producer_lib.settings import ProducerSettings
+from upload_engine.settings import EngineSettings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

@@ -16,7 +16,9 @@ from upload_stream_cli.errors import UsageError
 
 
 def _settings_classes() -> list[tuple[type[BaseSettings], str]]:
-    from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+    from consumer.settings import ConsumerSettings
+    from kafka_config.connection import KafkaConnection
+    from upload_engine.settings import EngineSettings
 
     return [
         (KafkaConnection, "KAFKA_"),
@@ -67,7 +69,9 @@ def handle(args: argparse.Namespace) -> int:
 
     from consumer import app, logs, shutdown
     from consumer.errors import ConfigurationError
-    from consumer.settings import ConsumerSettings, EngineSettings, KafkaConnection
+    from consumer.settings import ConsumerSettings
+    from kafka_config.connection import KafkaConnection
+    from upload_engine.settings import EngineSettings
 
     settings = ConsumerSettings()
     engine_settings = EngineSettings()

@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from consumer.settings import ConsumerSettings, KafkaConnection
+from consumer.settings import ConsumerSettings
+from kafka_config.connection import KafkaConnection
 from schemas import RequestErrorCode
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from upload_stream_cli.ops.cli_args import add_filter_arguments, build_filter

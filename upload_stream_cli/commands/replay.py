@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.settings import ConsumerSettings, KafkaConnection
+from consumer.settings import ConsumerSettings
+from kafka_config.connection import KafkaConnection
 from schemas import FileFailureCode, RequestErrorCode
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from upload_stream_cli.ops.cli_args import (

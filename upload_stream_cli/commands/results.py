@@ -59,7 +59,7 @@ def print_result(result: Any, *, as_json: bool) -> None:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from consumer.settings import KafkaConnection
+    from kafka_config.connection import KafkaConnection
     from producer_lib.errors import ReplyChannelError
     from producer_lib.reader import UnreadableResult, tail_results
     from producer_lib.settings import ProducerSettings

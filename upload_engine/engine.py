@@ -18,17 +18,6 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from consumer.engine.allowlist import Allowlist
-from consumer.engine.classify import Side, classify, safe_repr
-from consumer.engine.client import install_hooks, open_s3_client
-from consumer.engine.errors import EngineClosedError, FileError
-from consumer.engine.fast_put import FastPut
-from consumer.engine.model import LocalBlob, Source, UploadJob, UploadOutcome
-from consumer.engine.pools import Scheduler, make_scheduler
-from consumer.engine.retry import RetryPolicy
-from consumer.engine.sources import OpenedSource, open_file, open_local, open_s3
-from consumer.engine.uploader import Destination, Uploader
-from consumer.settings import EngineSettings
 from schemas import (
     FileFailure,
     FileFailureCode,
@@ -37,6 +26,17 @@ from schemas import (
     destination_key,
 )
 from schemas.fields import MIME_PATTERN
+from upload_engine.allowlist import Allowlist
+from upload_engine.classify import Side, classify, safe_repr
+from upload_engine.errors import EngineClosedError, FileError
+from upload_engine.fast_put import FastPut
+from upload_engine.model import LocalBlob, Source, UploadJob, UploadOutcome
+from upload_engine.retry import RetryPolicy
+from upload_engine.s3_client import install_hooks, open_s3_client
+from upload_engine.scheduling import Scheduler, make_scheduler
+from upload_engine.settings import EngineSettings
+from upload_engine.sources import OpenedSource, open_file, open_local, open_s3
+from upload_engine.uploader import Destination, Uploader
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -22,14 +22,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consumer.engine.classify import Side
-from consumer.engine.errors import FileError
-from consumer.engine.fast_put import FastPut
-from consumer.engine.retry import RetryPolicy
-from consumer.engine.sources import OpenedSource, S3Location
-from consumer.engine.verify import Verifier, b64_of_hex, b64_sha256
-from consumer.settings import EngineSettings, ServerSideEncryption
 from schemas import FileFailureCode, StoredObject
+from upload_engine.classify import Side
+from upload_engine.errors import FileError
+from upload_engine.fast_put import FastPut
+from upload_engine.retry import RetryPolicy
+from upload_engine.settings import EngineSettings, ServerSideEncryption
+from upload_engine.sources import OpenedSource, S3Location
+from upload_engine.verify import Verifier, b64_of_hex, b64_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from consumer.engine.errors import FileError
 from schemas import FileFailureCode
+from upload_engine.errors import FileError
 
 _NOT_ALLOWED = FileFailureCode.SOURCE_NOT_ALLOWED
 

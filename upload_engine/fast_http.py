@@ -24,7 +24,7 @@ from botocore import httpsession
 from urllib3 import exceptions as u3e
 from urllib3.util import Timeout
 
-from consumer.settings import EngineSettings
+from upload_engine.settings import EngineSettings
 
 Response = tuple[int, urllib3.HTTPHeaderDict, bytes]
 # Never patched by gevent: a zero-timeout poll must not cost a trip through the hub.

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from consumer.engine.classify import Side, classify, is_transient
-from consumer.engine.errors import FileError
-from consumer.settings import EngineSettings
+from upload_engine.classify import Side, classify, is_transient
+from upload_engine.errors import FileError
+from upload_engine.settings import EngineSettings
 
 T = TypeVar("T")
 

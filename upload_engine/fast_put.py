@@ -40,8 +40,8 @@ from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from botocore.utils import percent_encode
 
-from consumer.engine.fast_http import Pools, send
-from consumer.settings import EngineSettings
+from upload_engine.fast_http import Pools, send
+from upload_engine.settings import EngineSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

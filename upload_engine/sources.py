@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from consumer.engine.allowlist import Allowlist, file_uri_path, split_s3_uri
-from consumer.engine.classify import Side, classify
-from consumer.engine.errors import FileError
-from consumer.engine.model import LocalBlob
-from consumer.engine.retry import RetryPolicy
-from consumer.engine.verify import b64_of_hex
 from schemas import BlobRef, FileFailureCode
+from upload_engine.allowlist import Allowlist, file_uri_path, split_s3_uri
+from upload_engine.classify import Side, classify
+from upload_engine.errors import FileError
+from upload_engine.model import LocalBlob
+from upload_engine.retry import RetryPolicy
+from upload_engine.verify import b64_of_hex
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -18,8 +18,8 @@ from enum import StrEnum
 import urllib3.exceptions
 from botocore import exceptions as bce
 
-from consumer.engine.errors import FileError
 from schemas import FileFailure, FileFailureCode
+from upload_engine.errors import FileError
 
 C = FileFailureCode
 

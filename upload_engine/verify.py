@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from consumer.engine.errors import FileError
 from schemas import FileFailureCode
+from upload_engine.errors import FileError
 
 
 def b64_of_hex(sha256_hex: str) -> str:

@@ -1,0 +1,1 @@
+"""Kafka client configuration shared by every side: the connection and its security."""
