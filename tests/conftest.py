@@ -61,6 +61,9 @@ for _name, _value in FAKE_AWS_ENV.items():
 
 _TESTS = Path(__file__).resolve().parent
 
+# Fixture modules shared across tiers, registered here instead of imported with noqa.
+pytest_plugins = ["tests.unit.engine_support"]
+
 
 def unavailable(reason: str) -> NoReturn:
     """Skip on a laptop, fail under CI: a missing service must never look like a pass."""
@@ -130,7 +133,8 @@ def stack() -> Iterator[Stack]:
 def local_broker(stack: Stack) -> Iterator[KafkaBroker]:
     """The stack's local `KafkaBroker`, for tests that `stop()`/`start()`, `kill()` or
     `pause()`/`resume()` it. After the test it is resumed and restarted if needed, so the
-    next test finds it running. Skips when Kafka is not a local broker (nothing to stop)."""
+    next test finds it running. Without a local broker (Kafka is external) it goes through
+    `unavailable`: a failure under CI, a skip on a laptop."""
     broker = stack.broker
     if broker is None:
         unavailable(f"Kafka comes from {stack.kafka_source}, not a local broker to stop")
