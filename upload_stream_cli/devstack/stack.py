@@ -24,6 +24,7 @@ from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
 from upload_stream_cli.devstack.lifecycle import Service
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
+from upload_stream_cli.devstack.settings import DevStackSettings
 
 REQUESTS_TOPIC = "uploads.requests"
 RESULTS_TOPIC = "uploads.results"
@@ -38,7 +39,6 @@ DEFAULT_PARTITIONS = 3
 
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 S3_ENV = "AWS_ENDPOINT_URL"
-DOCKER_ENV = "UPLOAD_STREAM_DOCKER"
 
 #: Confluent's image, since testcontainers' KafkaContainer drives its start scripts.
 #: Confluent Platform 8.0 ships Apache Kafka 4.0 (KRaft only), like the local launcher's 4.1.
@@ -56,7 +56,7 @@ def docker_available(timeout: float = 3.0) -> bool:
     No socket and no `DOCKER_HOST` answers False at once, without the Docker SDK; the timeout
     bounds the case of a `DOCKER_HOST` that does not answer.
     """
-    if os.environ.get(DOCKER_ENV, "").strip().lower() in {"0", "false", "no", "off"}:
+    if not DevStackSettings().docker_allowed:
         return False
     host = os.environ.get("DOCKER_HOST", "")
     if not host and not Path(_DEFAULT_DOCKER_SOCKET).exists():
