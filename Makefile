@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test unit integration lint demo bench soak dev clean
+.PHONY: install test unit integration lint demo bench soak dev settings-table clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ soak: install
 
 dev: install
 	$(BIN)/upload-stream dev
+
+## rewrite the README's configuration table from the settings classes
+settings-table: install
+	$(BIN)/python -m upload_stream_cli.settings_table --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,12 +11,20 @@ class KafkaConnection(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_", frozen=True, extra="ignore")
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str | None = None
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: str | None = None
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Brokers, comma-separated."
+    )
+    security_protocol: str | None = Field(
+        default=None, description="`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`."
+    )
+    sasl_mechanism: str | None = Field(default=None, description="e.g. `SCRAM-SHA-512`, `PLAIN`.")
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="Secret: masked whenever settings are printed or logged."
+    )
+    ssl_ca_location: str | None = Field(
+        default=None, description="CA bundle file for TLS to the brokers."
+    )
 
     def librdkafka(self) -> dict[str, str]:
         """librdkafka's dotted keys; the only place the password is unmasked."""
