@@ -41,7 +41,7 @@ def kafka_reason(exc: KafkaException) -> str:
 
 
 @dataclass(frozen=True)
-class Record:
+class TopicRecord:
     """One Kafka record, detached from librdkafka so the logic can be tested without it."""
 
     topic: str
@@ -59,9 +59,9 @@ def _headers(message: Message) -> Headers:
     return [(k, v.encode("utf-8") if isinstance(v, str) else v) for k, v in pairs]
 
 
-def _record(message: Message, partition: int, offset: int) -> Record:
+def _record(message: Message, partition: int, offset: int) -> TopicRecord:
     kind, stamp = message.timestamp()
-    return Record(
+    return TopicRecord(
         topic=message.topic() or "",
         partition=partition,
         offset=offset,
@@ -94,7 +94,7 @@ def _ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, tuple[int
 
 def read_to_end(
     connection: Mapping[str, str], topic: str, *, timeout_s: float = 60.0
-) -> Iterator[Record]:
+) -> Iterator[TopicRecord]:
     """Every record of `topic` up to the high watermarks seen at the start.
 
     Raises `OpsError` when the end is not reached within `timeout_s`, rather than
@@ -128,7 +128,7 @@ def read_to_end(
         consumer.close()
 
 
-def _handle(message: Message, pending: dict[int, int]) -> Iterator[Record]:
+def _handle(message: Message, pending: dict[int, int]) -> Iterator[TopicRecord]:
     partition, offset, error = message.partition(), message.offset(), message.error()
     if error is not None:
         if error.code() == KafkaError._PARTITION_EOF:
