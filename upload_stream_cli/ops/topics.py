@@ -53,7 +53,8 @@ class TopicRecord:
     timestamp_ms: int | None = None
 
 
-def _headers(message: Message) -> Headers:
+def message_headers(message: Message) -> Headers:
+    """A consumed message's headers as (name, bytes) pairs, the form `schemas` reads."""
     raw = message.headers() or []
     pairs = raw.items() if isinstance(raw, dict) else raw
     return [(k, v.encode("utf-8") if isinstance(v, str) else v) for k, v in pairs]
@@ -67,7 +68,7 @@ def _record(message: Message, partition: int, offset: int) -> TopicRecord:
         offset=offset,
         value=message.value(),
         key=message.key(),
-        headers=_headers(message),
+        headers=message_headers(message),
         timestamp_ms=stamp if kind != TIMESTAMP_NOT_AVAILABLE else None,
     )
 
