@@ -4,6 +4,7 @@ the settings definitions, and every variable has exactly one definition."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -12,7 +13,9 @@ from pathlib import Path
 
 from upload_stream_cli import settings_table
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+OPERATING = (ROOT / "docs" / "contract" / "operating-interface.md").read_text()
 
 # Imports every module of the packages, in a fresh interpreter patched first as the CLI is
 # (two modules monkey-patch on import), and lists every BaseSettings subclass found there.
@@ -85,3 +88,13 @@ def test_a_redefined_variable_would_be_caught() -> None:
 def test_readme_shows_the_two_main_commands() -> None:
     assert "make demo" in README
     assert "make test" in README
+
+
+def test_the_operating_contracts_variables_exist_with_its_defaults() -> None:
+    ours = {name: default for name, default, _, _ in settings_table.rows()}
+    named = re.findall(r"^\| `([A-Z0-9_]+)` \| ([^|]+) \|", OPERATING, flags=re.M)
+    assert len(named) >= 15
+    for name, default in named:
+        assert name in ours, name
+        if default.strip().startswith("`"):  # a literal default, not prose like "none: required"
+            assert f"`{ours[name]}`" == default.strip(), name

@@ -40,8 +40,8 @@ from upload_stream_cli.devstack.settings import DevStackSettings
 
 KAFKA_VERSION = "4.1.1"
 
-#: Measured on 2 cores: SerialGC and C1-only start the broker ~15 % faster than the defaults
-#: (G1, tiered up to C2); a test broker never runs long enough to need C2.
+#: SerialGC and C1-only start the broker faster than the defaults (G1, tiered up to C2);
+#: a test broker never runs long enough to need C2.
 JVM_OPTIONS: tuple[str, ...] = (
     "-Xms256m",
     "-Xmx768m",
