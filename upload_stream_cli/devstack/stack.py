@@ -20,15 +20,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
+from kafka_config.topics import DlqTopic, RequestsTopic, ResultsTopic
 from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
 from upload_stream_cli.devstack.lifecycle import Service
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
 from upload_stream_cli.devstack.settings import DevStackSettings
 
-REQUESTS_TOPIC = "uploads.requests"
-RESULTS_TOPIC = "uploads.results"
-DLQ_TOPIC = "uploads.requests.dlq"
+# The topics and buckets a default configuration uses (the settings' own defaults).
+REQUESTS_TOPIC: str = RequestsTopic.model_fields["requests_topic"].default
+RESULTS_TOPIC: str = ResultsTopic.model_fields["results_topic"].default
+DLQ_TOPIC: str = DlqTopic.model_fields["dlq_topic"].default
 DEFAULT_TOPICS: tuple[str, ...] = (REQUESTS_TOPIC, RESULTS_TOPIC, DLQ_TOPIC)
 
 DOCUMENTS_BUCKET = "upload-stream-documents"
