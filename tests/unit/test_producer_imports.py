@@ -53,3 +53,9 @@ def test_the_probe_sees_a_client_library_once_it_is_used() -> None:
     # The check above can fail: naming a Kafka-backed class does load confluent_kafka.
     assert _loaded_after("from producer_lib import ResultReader") == ["confluent_kafka"]
     assert "botocore" in _loaded_after("from producer_lib import S3Stager")
+
+
+def test_direct_mode_loads_boto3_but_never_librdkafka() -> None:
+    loaded = _loaded_after("from producer_lib.direct import DirectTransport")
+    assert "boto3" in loaded
+    assert "confluent_kafka" not in loaded
