@@ -98,3 +98,28 @@ def test_the_operating_contracts_variables_exist_with_its_defaults() -> None:
         assert name in ours, name
         if default.strip().startswith("`"):  # a literal default, not prose like "none: required"
             assert f"`{ours[name]}`" == default.strip(), name
+
+
+def test_every_variable_has_a_description() -> None:
+    assert [name for name, _, _, about in settings_table.rows() if not about.strip()] == []
+
+
+def test_every_upload_stream_variable_named_anywhere_is_defined() -> None:
+    # A variable read with os.environ, or a typo in the docs, would name one no settings
+    # group defines: the table would miss it and its validation would live elsewhere.
+    defined = {name for name, _, _, _ in settings_table.rows()}
+    sources = [ROOT / "README.md", ROOT / "Dockerfile", ROOT / "docker-compose.yml"]
+    sources += sorted((ROOT / "docs").rglob("*.md"))
+    for package in ("schemas", "upload_engine", "kafka_config", "consumer", "producer_lib"):
+        sources += sorted((ROOT / package).rglob("*.py"))
+    sources += sorted((ROOT / "upload_stream_cli").rglob("*.py"))
+    sources += sorted((ROOT / "bench").rglob("*.py"))
+    sources += [p for p in sorted((ROOT / "deploy").rglob("*")) if p.suffix in {".yaml", ".yml"}]
+    named = {
+        (match, path.relative_to(ROOT).as_posix())
+        for path in sources
+        if path.exists()
+        for match in re.findall(r"\bUPLOAD_STREAM_[A-Z0-9_]*[A-Z0-9]\b", path.read_text())
+    }
+    assert len(named) > 50
+    assert sorted((name, where) for name, where in named if name not in defined) == []
