@@ -26,10 +26,11 @@ from gevent.event import Event
 
 from consumer.backpressure import Slots
 from consumer.checkpoint import Checkpoint
+from consumer.deliveries import Deliveries
 from consumer.dispatch import Dispatcher, Engine, Policy
 from consumer.errors import FatalKafkaError
 from consumer.kafka_io import KafkaIO, offload
-from consumer.ledger import Ledger, PartitionKey, Record, State
+from consumer.ledger import Ledger, PartitionKey, State
 from consumer.metrics import Metrics
 from consumer.outputs import Source
 from consumer.settings import ConsumerSettings, ProcessingGuarantee
@@ -97,6 +98,7 @@ class ConsumerLoop:
             retry_timeout_s=settings.txn_retry_timeout_s,
             call_timeout_s=settings.txn_call_timeout_s,
         )
+        self._deliveries = Deliveries(io)
         self._assigned: set[PartitionKey] = set()
         self._paused: set[PartitionKey] = set()
         self._backlog: deque[Message] = deque()
@@ -195,24 +197,8 @@ class ConsumerLoop:
     def _publish_done(self) -> None:
         """at_least_once: produce finished results now; deliveries mark them PUBLISHED."""
         for record in self._ledger.waiting(State.DONE):
-            record.state = State.PUBLISHING
-            record.unacked = len(record.outputs)
-            for output in record.outputs:
-                self._io.produce(output, on_delivery=self._delivered(record))
-
-    def _delivered(self, record: Record) -> Any:
-        def on_delivery(err: KafkaError | None, _message: Message) -> None:
-            if record.dropped or record.state is not State.PUBLISHING:
-                return
-            if err is not None:
-                log.warning("delivery failed, will produce again: %s", err)
-                record.state = State.DONE  # produce all its outputs again (at-least-once)
-                return
-            record.unacked -= 1
-            if record.unacked == 0:
-                record.state = State.PUBLISHED
-
-        return on_delivery
+            self._deliveries.add(record)
+        self._deliveries.produce()
 
     def _apply_backpressure(self) -> None:
         full = self._draining or self._slots.free == 0 or bool(self._backlog)

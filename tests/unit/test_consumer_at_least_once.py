@@ -11,9 +11,11 @@ import json
 from collections import deque
 from typing import Any
 
+import pytest
 from confluent_kafka import KafkaError
 
 from consumer.dispatch import Policy
+from consumer.errors import OutputWriteError
 from consumer.ledger import PartitionKey
 from consumer.loop import ConsumerLoop
 from consumer.metrics import Metrics
@@ -218,3 +220,18 @@ def test_a_late_ack_of_the_first_attempt_does_not_commit_a_retried_output() -> N
     assert io.committed == [{(REQUESTS, 0): 6}]
     assert [o.topic for o in io.delivered].count(RESULTS) == 1
     assert DLQ in [o.topic for o in io.delivered]
+
+
+def test_an_output_that_cannot_be_written_stops_the_consumer_uncommitted() -> None:
+    io = ScriptedIO()
+    loop = _loop(io)
+    io.to_fetch = [FakeMessage(REQUESTS, 0, 5, _rejected_request())]
+    loop.step()
+    io.answer(RESULTS, None)
+    io.answer(DLQ, KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    with pytest.raises(OutputWriteError) as caught:
+        for _ in range(3):
+            loop.step()
+    assert str(caught.value).startswith("cannot write to topic 'dlq': TOPIC_AUTHORIZATION_FAILED")
+    assert io.unanswered(DLQ) == 0  # not produced again: no retry cures it
+    assert io.committed == []
