@@ -71,6 +71,10 @@ class Deliveries:
                     raise
                 raise OutputWriteError.of(delivery.output.topic, err) from exc
 
+    @property
+    def queued(self) -> int:
+        return len(self._to_produce)
+
     def check(self) -> None:
         if self._failure is not None:
             raise self._failure
