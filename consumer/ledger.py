@@ -53,17 +53,20 @@ class Ledger:
 
     def __init__(self) -> None:
         self._parts: dict[PartitionKey, deque[Record]] = {}
+        self._in_flight = 0  # kept, not counted: the loop asks on every step
 
     def track(self, topic: str, partition: int, offset: int) -> Record:
         record = Record(topic, partition, offset)
         self._parts.setdefault((topic, partition), deque()).append(record)
+        self._in_flight += 1
         return record
 
-    @staticmethod
-    def complete(record: Record, outputs: list[Output]) -> bool:
+    def complete(self, record: Record, outputs: list[Output]) -> bool:
         """Record the outputs of a finished request; False when it was dropped meanwhile."""
         if record.dropped:
             return False
+        if record.state is State.IN_FLIGHT:
+            self._in_flight -= 1
         record.outputs = outputs
         record.state = State.DONE
         return True
@@ -111,9 +114,13 @@ class Ledger:
             first[tp] = part[0].offset
             for record in part:
                 record.dropped = True
+                if record.state is State.IN_FLIGHT:
+                    self._in_flight -= 1
         return first
 
     def in_flight(self, tps: Iterable[PartitionKey] | None = None) -> int:
+        if tps is None:
+            return self._in_flight
         return sum(
             1 for tp in self._select(tps) for r in self._parts[tp] if r.state is State.IN_FLIGHT
         )
