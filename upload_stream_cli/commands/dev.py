@@ -94,7 +94,7 @@ def _describe(stack: Stack, partitions: int) -> None:
     else:
         _note(f"Kafka ({stack.kafka_source}) at {stack.bootstrap_servers}")
     if stack.s3_server is not None:
-        _note(f"S3 (moto) pid {stack.s3_server.pid} at {stack.s3_endpoint}")
+        _note(f"S3 ({stack.s3_server_name}) pid {stack.s3_server.pid} at {stack.s3_endpoint}")
     else:
         _note(f"S3 ({stack.s3_source}) at {stack.s3_endpoint}")
     _note(f"topics ({partitions} partitions): {', '.join(DEFAULT_TOPICS)}")

@@ -17,7 +17,14 @@ class DevStackSettings(BaseSettings):
 
     cache_dir: str = Field(
         default="~/.cache/upload-stream",
-        description="Where the Kafka jars are cached (one folder per version).",
+        description="Where the Kafka jars are cached (one folder per version), and the "
+        "tests' versitygw binary (under `bin/`).",
+    )
+    s3_server: str = Field(
+        default="moto",
+        description="The local S3 server when `AWS_ENDPOINT_URL` is unset: `moto`, or "
+        "`versitygw` (strict: checks signatures and checksums; built with Go into the cache "
+        "on first use). Setting it together with `AWS_ENDPOINT_URL` is an error.",
     )
     docker: str = Field(
         default="auto",
