@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test unit integration lint demo bench soak dev settings-table clean
+.PHONY: install test unit integration strict-s3 lint demo bench soak dev settings-table clean
 
 install: $(STAMP)
 
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## the README's "test it" command: lint, then unit and integration tests against a real stack
+## the README's "test it" command: lint, then unit and integration tests against a real stack,
+## then the S3-facing integration tests again against versitygw (a strict S3 server)
 test: install lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory strict-s3
+
+strict-s3: install
+	UPLOAD_STREAM_S3_SERVER=versitygw $(BIN)/python -m pytest -m strict_s3 tests/integration
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
