@@ -103,6 +103,13 @@ STRICT_S3_FILES = frozenset(
 )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which S3 the stack will use, so a CI log tells the moto run from the strict one."""
+    if os.environ.get(S3_ENV):
+        return f"S3: {S3_ENV} (nothing started)"
+    return f"S3: local {os.environ.get(S3_SERVER_ENV) or 'moto'} (set {S3_SERVER_ENV} to change)"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test under tests/integration as `integration`, and those of
     `STRICT_S3_FILES` as `strict_s3`."""

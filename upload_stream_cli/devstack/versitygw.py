@@ -34,11 +34,12 @@ _GO_TIMEOUT = 900.0  # a cold module cache downloads ~200 modules; ~1 min on a w
 _PORT_ATTEMPTS = 3
 
 
+_GO_TARBALL = "/usr/local/go/bin/go"  # where the official Go tarball installs it
+
+
 def find_go() -> str:
-    """`go` on PATH, else the official tarball's /usr/local/go/bin/go."""
-    go = shutil.which("go") or next(
-        (p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None
-    )
+    """`go` on PATH, else the official tarball's."""
+    go = shutil.which("go") or (_GO_TARBALL if os.access(_GO_TARBALL, os.X_OK) else None)
     if go is None:
         raise MissingToolError(
             "go is not on PATH: it builds versitygw, the strict S3 server of the tests "
