@@ -130,7 +130,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not any("stack" in getattr(i, "fixturenames", ()) for i in session.items):
         return
     # A cold `go install` of versitygw takes about a minute.
-    if os.environ.get(S3_SERVER_ENV) == "versitygw" and not os.environ.get(S3_ENV):
+    wanted = os.environ.get(S3_SERVER_ENV, "").strip().lower()
+    if wanted == "versitygw" and not os.environ.get(S3_ENV):
         with contextlib.suppress(StackError):
             ensure_versitygw()
     if os.environ.get(KAFKA_ENV) or docker_available():
