@@ -14,7 +14,7 @@ from typing import Any
 
 from schemas import FileFailureCode as C
 from schemas import VerifiedBy
-from tests.unit.engine_support import Env, FlakyClient, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import Env, FlakyClient, sha
 from upload_engine.verify import b64_of_hex
 
 DATA = b"%PDF-1.7 staged and copied"
