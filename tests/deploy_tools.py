@@ -41,3 +41,29 @@ def tool(name: str) -> str:
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def rule_expressions() -> dict[str, str]:
+    """Every PromQL expression of the rule file, by rule name."""
+    import yaml
+
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return {f"rule {r.get('record') or r['alert']}": r["expr"] for g in groups for r in g["rules"]}
+
+
+def dashboard_expressions() -> dict[str, str]:
+    """Every panel query of the Grafana dashboard, by panel title and refId."""
+    import json
+
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return {f"panel {p['title']!r} {t['refId']}": t["expr"] for p in panels for t in p["targets"]}
+
+
+def metric_names(expressions: dict[str, str]) -> set[str]:
+    """The raw metric names (not recording rules, which contain ':') the expressions use."""
+    import re
+
+    found: set[str] = set()
+    for expr in expressions.values():
+        found |= set(re.findall(r"(?<![\w:])(upload_stream_[a-z_]+)", expr))
+    return found

@@ -14,7 +14,7 @@ import yaml
 from consumer.kafka_io import consumer_config
 from consumer.settings import ConsumerSettings
 from kafka_config.connection import KafkaConnection
-from tests.deploy_tools import CHART, PRODUCTION, RULES, ROOT, run, tool
+from tests.deploy_tools import CHART, PRODUCTION, ROOT, RULES, run, tool
 
 Manifest = dict[str, Any]
 
@@ -164,8 +164,13 @@ def test_credentials_come_from_secrets_by_reference_only() -> None:
     }
     assert variables["KAFKA_SSL_CA_LOCATION"] == "/etc/upload-stream/kafka-ca/ca.crt"
     pod = one(docs, "StatefulSet")["spec"]["template"]["spec"]
-    assert {"name": "kafka-ca", "secret": {"secretName": "upload-stream-kafka", "items": [
-        {"key": "ca.crt", "path": "ca.crt"}]}} in pod["volumes"]
+    assert {
+        "name": "kafka-ca",
+        "secret": {
+            "secretName": "upload-stream-kafka",
+            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        },
+    } in pod["volumes"]
 
 
 def test_static_s3_keys_come_from_a_secret() -> None:
@@ -349,10 +354,14 @@ def test_default_values_validate_as_consumer_settings(monkeypatch: pytest.Monkey
 
 
 def test_prometheus_rule_is_the_tested_rule_file() -> None:
-    rule = one(production("--set", "prometheusRule.runbookBaseUrl=https://x.test/r/"), "PrometheusRule")
+    rule = one(
+        production("--set", "prometheusRule.runbookBaseUrl=https://x.test/r/"), "PrometheusRule"
+    )
     source = yaml.safe_load(RULES.read_text())
     for group in source["groups"]:
         for r in group["rules"]:
             if "annotations" in r:
-                r["annotations"]["runbook_url"] = "https://x.test/r/" + r["annotations"]["runbook_url"]
+                r["annotations"]["runbook_url"] = (
+                    "https://x.test/r/" + r["annotations"]["runbook_url"]
+                )
     assert rule["spec"] == source
