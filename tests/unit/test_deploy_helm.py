@@ -237,6 +237,8 @@ def test_service_monitor_is_off_by_default_and_scrapes_the_metrics_port() -> Non
     assert monitor["endpoints"][0]["port"] == "metrics"
     assert service["spec"]["ports"][0]["name"] == "metrics"
     assert service["spec"]["clusterIP"] == "None"
+    # Consumers that are not ready are scraped too: UploadStreamNoConsumerReady needs them.
+    assert service["spec"]["publishNotReadyAddresses"] is True
 
 
 def test_keda_scales_the_statefulset_on_the_groups_lag() -> None:
@@ -365,3 +367,12 @@ def test_prometheus_rule_is_the_tested_rule_file() -> None:
                     "https://x.test/r/" + r["annotations"]["runbook_url"]
                 )
     assert rule["spec"] == source
+
+
+def test_values_of_the_wrong_shape_are_refused_by_the_schema() -> None:
+    err = render_fails("--set", "consumer.processingGuarantee=exactly-once")
+    assert "/consumer/processingGuarantee" in err
+    err = render_fails("--set", "s3.stagingAllowlist={/srv/staging}")
+    assert "/s3/stagingAllowlist/0" in err
+    err = render_fails("--set", "partitions=0")
+    assert "/partitions" in err
