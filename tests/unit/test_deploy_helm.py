@@ -119,6 +119,11 @@ def test_grace_period_covers_the_drain_and_the_last_commit(docs: Any) -> None:
     assert drain + commit < int(match.group(1)) < grace
 
 
+def test_the_transactional_id_cannot_be_overridden() -> None:
+    err = render_fails("--set-string", "env.UPLOAD_STREAM_TRANSACTIONAL_ID=fixed")
+    assert "UPLOAD_STREAM_TRANSACTIONAL_ID is each pod's name" in err
+
+
 def test_a_grace_period_shorter_than_the_drain_is_refused() -> None:
     err = render_fails("--set", "consumer.drainTimeoutSeconds=120")
     assert "terminationGracePeriodSeconds (60) must exceed" in err

@@ -82,6 +82,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $e "UPLOAD_STREAM_CLAMD_ADDRESS" $address -}}
 {{- end -}}
 {{- $_ := set $e "UPLOAD_STREAM_METRICS_PORT" (toString $v.metrics.port) -}}
+{{- if or (hasKey $v.env "UPLOAD_STREAM_TRANSACTIONAL_ID") (hasKey $v.secretEnv "UPLOAD_STREAM_TRANSACTIONAL_ID") -}}
+{{- fail "UPLOAD_STREAM_TRANSACTIONAL_ID is each pod's name; it cannot be set" -}}
+{{- end -}}
 {{- range $name, $value := $v.env -}}
 {{- if regexMatch "PASSWORD|SECRET|TOKEN|PRIVATE|KEY_PEM" $name -}}
 {{- fail (printf "env.%s looks like a secret: give it through secretEnv (a Secret reference), never as a value" $name) -}}
