@@ -304,11 +304,14 @@ def test_the_consumer_uses_the_cooperative_assignor() -> None:
 def _readme_variables() -> dict[str, str]:
     """Variable -> a value to set: its README default, or a marker where it has none."""
     section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1]
-    rows = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| `([^`]*)` \|", section, re.MULTILINE)
-    return {
-        name: f"value-of-{name}" if default in ("none", "empty") else default
-        for name, default in rows
-    }
+    rows = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| ([^|]*) \|", section, re.MULTILINE)
+    assert len(rows) == len(re.findall(r"^\| `[A-Z]", section, re.MULTILINE))
+    values = {}
+    for name, column in rows:
+        default = column.strip().strip("`")
+        plain = re.fullmatch(r"[\w.:/~-]+", default) and default not in ("none", "empty")
+        values[name] = default if plain else f"value-of-{name}"
+    return values
 
 
 def test_every_readme_variable_can_be_set_through_values() -> None:
