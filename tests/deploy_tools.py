@@ -25,7 +25,8 @@ def _cache() -> Path:
 
 
 def tool(name: str) -> str:
-    """The path of `name`: $HELM for helm, then PATH, then (helm) the cached build."""
+    """The path of `name`: $HELM, $PROMTOOL or $PROMETHEUS, then PATH, then (helm) the
+    cached build of .ci/deploy-tools."""
     candidates = [os.environ.get(name.upper(), ""), shutil.which(name) or ""]
     if name == "helm":
         candidates += [
