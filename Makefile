@@ -31,6 +31,11 @@ unit: install
 integration: install
 	$(BIN)/python -m pytest tests/integration
 
+## helm lint/template of the chart, promtool check/test of the rules and the dashboard's queries
+.PHONY: deploy-check
+deploy-check: install
+	$(BIN)/python -m pytest -q tests/unit/test_deploy_helm.py tests/unit/test_deploy_prometheus_rules.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
