@@ -1,10 +1,10 @@
 """Running a job's files concurrently: greenlets when gevent has patched the process,
 OS threads when it has not.
 
-Backpressure lives here and only here: before a file's task starts it takes a slot from
-its job (`max_workers`) and then one from the process-wide semaphore
-(`max_concurrency`), in that order, so a job waiting on its own limit never holds a
-global slot.
+Backpressure lives here and only here: a file's task takes a slot from its job
+(`max_workers`) and then one from the process-wide semaphore (`max_concurrency`), in that
+order, so a job waiting on its own limit never holds a global slot. Each slot is given
+back when its task ends, however it ends (see `GeventScheduler._run`).
 
 Why two executors: without `gevent.monkey.patch_all()` sockets block the whole hub, so a
 gevent pool would upload one file at a time. A plain (unpatched) app - Django under
@@ -50,26 +50,26 @@ class GeventScheduler:
     def __init__(self, max_concurrency: int) -> None:
         self._slots = gevent.lock.BoundedSemaphore(max_concurrency)
 
-    def _release_after(self, task: Task) -> Task:
-        def run() -> None:
-            try:
-                task()
-            finally:
-                self._slots.release()
-
-        return run
+    def _run(self, task: Task) -> None:
+        # The global slot is taken by the task's own greenlet once it runs, and given back
+        # by the same block however the task ends (returned, raised, killed mid-upload). A
+        # greenlet killed before it ran never took one, so no slot can leak.
+        with self._slots:
+            task()
 
     def run_all(self, tasks: Sequence[Task], max_workers: int) -> None:
         pool = gevent.pool.Pool(max_workers)
+        greenlets: list[gevent.Greenlet[[Task], None]] = []
         try:
             for task in tasks:
-                pool.wait_available()
-                self._slots.acquire()
-                pool.spawn(self._release_after(task))
+                greenlet = gevent.Greenlet(self._run, task)
+                greenlets.append(greenlet)
+                pool.start(greenlet)  # waits for a slot of the job
             pool.join()
         finally:
-            # Only does anything if the caller was killed mid-job: don't leak greenlets.
-            pool.kill()
+            # Only does anything if the caller was killed mid-job (a gevent.Timeout): no
+            # greenlet outlives the call, started or not.
+            gevent.killall(greenlets)
 
     def close(self) -> None:
         pass
