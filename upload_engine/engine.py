@@ -7,7 +7,7 @@ or botocore, exactly once, at the very top of the entry point::
     import boto3                                    # only after
 
 Unpatched processes work too: the engine notices (`gevent.monkey.is_module_patched
-("socket")`) and runs uploads on OS threads instead of greenlets (see pools.py).
+("socket")`) and its greenlets hand each file to an OS thread (see scheduling.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from upload_engine.fast_put import FastPut
 from upload_engine.model import LocalBlob, Source, UploadJob, UploadOutcome
 from upload_engine.retry import RetryPolicy
 from upload_engine.s3_client import install_hooks, open_s3_client
-from upload_engine.scheduling import Scheduler, make_scheduler
+from upload_engine.scheduling import PoolFactory, make_scheduler
 from upload_engine.settings import EngineSettings
 from upload_engine.sources import OpenedSource, open_file, open_local, open_s3
 from upload_engine.uploader import Destination, Uploader
@@ -82,15 +82,18 @@ class UploadEngine:
         self._allow = Allowlist.parse(settings.staging_allowlist)
         self._policy = RetryPolicy.from_settings(settings)
         self._uploader = Uploader(s3_client, settings, self._policy, self.fast_put)
-        self._scheduler: Scheduler = make_scheduler(settings.executor, settings.max_concurrency)
+        self._scheduler = make_scheduler(settings.executor, settings.max_concurrency)
         self._closed = False
 
     @property
     def executor_kind(self) -> str:
         return self._scheduler.kind
 
-    def upload(self, job: UploadJob) -> UploadOutcome:
-        """Blocks until every file of the job has either a stored object or a failure."""
+    def upload(self, job: UploadJob, pool_factory: PoolFactory | None = None) -> UploadOutcome:
+        """Blocks until every file of the job has either a stored object or a failure.
+
+        `pool_factory(job.max_workers)` makes the gevent pool the job's files run on
+        (default `gevent.pool.Pool`)."""
         if self._closed:
             raise EngineClosedError("upload after close")
         started = datetime.now(UTC)
@@ -99,9 +102,10 @@ class UploadEngine:
             functools.partial(self._run_file, job, file_type, source, done)
             for file_type, source in job.files.items()
         ]
-        self._scheduler.run_all(tasks, max(1, job.max_workers))
+        self._scheduler.run_all(tasks, max(1, job.max_workers), pool_factory)
         for file_type in job.files:
-            # Only reachable if a task died of a BaseException (a killed greenlet).
+            # Only reachable if a task died of a BaseException (a killed greenlet), or if a
+            # stand-in pool (a test's mock) never started it.
             done.setdefault(file_type, FileFailure.of(C.INTERNAL_ERROR, "upload did not finish"))
         return UploadOutcome(
             objects={k: v for k, v in done.items() if isinstance(v, StoredObject)},
