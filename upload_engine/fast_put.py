@@ -40,7 +40,7 @@ from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from botocore.utils import percent_encode
 
-from upload_engine.fast_http import Pools, send
+from upload_engine.fast_http import ConnectionPools, send
 from upload_engine.settings import EngineSettings
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def _text(value: object) -> str:
 class FastPut:
     """`put_object(params, sha256_hex)`: the client's put_object, faster once learned."""
 
-    def __init__(self, client: S3Client, credentials: Credentials, pools: Pools) -> None:
+    def __init__(self, client: S3Client, credentials: Credentials, pools: ConnectionPools) -> None:
         self._client = client
         self._credentials = credentials
         self._pools = pools
@@ -179,7 +179,7 @@ class FastPut:
         """None when this client's HTTP session cannot be copied or there are no
         credentials (botocore then fails or signs as it always does)."""
         http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
-        pools = Pools.like(http_session, settings)
+        pools = ConnectionPools.like(http_session, settings)
         if pools is None or credentials is None:
             return None
         return cls(client, credentials, pools)
