@@ -33,7 +33,7 @@ from upload_engine.fast_put import FastPut
 from upload_engine.model import LocalBlob, Source, UploadJob, UploadOutcome
 from upload_engine.retry import RetryPolicy
 from upload_engine.s3_client import install_hooks, open_s3_client
-from upload_engine.scheduling import PoolFactory, make_scheduler
+from upload_engine.scheduling import PoolFactory, Scheduler, make_scheduler
 from upload_engine.settings import EngineSettings
 from upload_engine.sources import OpenedSource, open_file, open_local, open_s3
 from upload_engine.uploader import Destination, Uploader
@@ -82,7 +82,7 @@ class UploadEngine:
         self._allow = Allowlist.parse(settings.staging_allowlist)
         self._policy = RetryPolicy.from_settings(settings)
         self._uploader = Uploader(s3_client, settings, self._policy, self.fast_put)
-        self._scheduler = make_scheduler(settings.executor, settings.max_concurrency)
+        self._scheduler: Scheduler = make_scheduler(settings.executor, settings.max_concurrency)
         self._closed = False
 
     @property

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Literal
+from typing import Literal, Protocol
 
 import gevent
 import gevent.event
@@ -41,6 +41,17 @@ Task = Callable[[], None]
 PoolFactory = Callable[[int], gevent.pool.Pool]
 ExecutorKind = Literal["auto", "gevent", "threads"]
 _KEEP_ALIVE_S = 60.0
+
+
+class Scheduler(Protocol):
+    kind: str
+
+    def run_all(
+        self, tasks: Sequence[Task], max_workers: int, pool_factory: PoolFactory | None = None
+    ) -> None:
+        """Runs every task, at most `max_workers` of them at once; returns when all ended."""
+
+    def close(self) -> None: ...
 
 
 def process_is_patched() -> bool:
@@ -113,7 +124,7 @@ def _await_in_thread(future: Future[None]) -> None:
     future.result()
 
 
-def make_scheduler(kind: ExecutorKind, max_concurrency: int) -> GeventScheduler:
+def make_scheduler(kind: ExecutorKind, max_concurrency: int) -> Scheduler:
     if kind == "auto":
         kind = "gevent" if process_is_patched() else "threads"
     return GeventScheduler(max_concurrency, in_threads=kind == "threads")
