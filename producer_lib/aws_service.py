@@ -27,7 +27,6 @@ Keys are content-addressed (`{category}/user_{id}/{file_type}/{sha256}{ext}`), s
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -38,7 +37,7 @@ from producer_lib.errors import InvalidUploadError
 from producer_lib.transport import Transport, transport_from_env
 from schemas import UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT, NAME_PATTERN, USER_ID_PATTERN
-from schemas.keys import EXTENSION_FOR_CONTENT_TYPE
+from upload_engine.mime import content_type_of
 from upload_engine.model import LocalBlob
 from upload_engine.settings import EngineSettings
 
@@ -49,16 +48,6 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(NAME_PATTERN)
 _USER = re.compile(USER_ID_PATTERN)
-_MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# Reverse of the contract's fixed table; the first type listed for an extension wins
-# (".jpg" -> image/jpeg, not image/pjpeg).
-CONTENT_TYPE_FOR_EXTENSION: dict[str, str] = {}
-for _type, _ext in EXTENSION_FOR_CONTENT_TYPE.items():
-    CONTENT_TYPE_FOR_EXTENSION.setdefault(_ext, _type)
-CONTENT_TYPE_FOR_EXTENSION[".jpeg"] = "image/jpeg"
-CONTENT_TYPE_FOR_EXTENSION[".tif"] = "image/tiff"
-
 LEGACY_CATEGORY = "id_cards"
 LEGACY_WORKERS = 4
 
@@ -77,28 +66,15 @@ def _filename(file_obj: Any) -> str | None:
     return re.split(r"[/\\]", name)[-1] or None
 
 
-def content_type_of(file_obj: Any) -> str:
-    """`.content_type` when it is a plain MIME type (parameters dropped), else a guess from
-    the file name's extension through the contract's table, else application/octet-stream."""
-    declared = getattr(file_obj, "content_type", None)
-    if isinstance(declared, str):
-        bare = declared.split(";", 1)[0].strip().lower()
-        if _MIME.fullmatch(bare):
-            return bare
-    name = _filename(file_obj)
-    if name:
-        ext = os.path.splitext(name)[1].lower()
-        if ext in CONTENT_TYPE_FOR_EXTENSION:
-            return CONTENT_TYPE_FOR_EXTENSION[ext]
-    return DEFAULT_CONTENT_TYPE
-
-
 def _as_blob(file_type: str, file_obj: Any) -> LocalBlob:
     if not callable(getattr(file_obj, "read", None)):
         raise InvalidUploadError(f"files[{file_type[:64]!r}] has no read() method")
     stream: BinaryIO = file_obj
+    name = _filename(file_obj)
     return LocalBlob(
-        stream=stream, content_type=content_type_of(file_obj), filename=_filename(file_obj)
+        stream=stream,
+        content_type=content_type_of(getattr(file_obj, "content_type", None), filename=name),
+        filename=name,
     )
 
 

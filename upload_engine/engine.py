@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,11 +24,11 @@ from schemas import (
     StoredObject,
     destination_key,
 )
-from schemas.fields import MIME_PATTERN
 from upload_engine.allowlist import Allowlist
 from upload_engine.classify import Side, classify, safe_repr
 from upload_engine.errors import EngineClosedError, FileError
 from upload_engine.fast_put import FastPut
+from upload_engine.mime import content_type_allowed
 from upload_engine.model import LocalBlob, Source, UploadJob, UploadOutcome
 from upload_engine.retry import RetryPolicy
 from upload_engine.s3_client import install_hooks, open_s3_client
@@ -43,18 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 C = FileFailureCode
-_MIME = re.compile(MIME_PATTERN)
-
-
-def content_type_allowed(content_type: str, allowed: list[str]) -> bool:
-    """Exact match or `type/*`, case-insensitive; an empty list allows any valid type."""
-    if not _MIME.fullmatch(content_type):
-        return False
-    if not allowed:
-        return True
-    wanted = content_type.lower()
-    major = wanted.partition("/")[0]
-    return any(item.lower() in (wanted, f"{major}/*") for item in allowed)
 
 
 class UploadEngine:

@@ -11,7 +11,6 @@ from unittest.mock import Mock, patch
 import pytest
 
 from producer_lib import AWSService
-from producer_lib.aws_service import content_type_of
 from producer_lib.errors import InvalidUploadError, TransportUnavailableError
 from producer_lib.transport import transport_from_env
 from schemas import FileFailure, FileFailureCode, StoredObject, UploadResult, status_for
@@ -178,7 +177,9 @@ class DjangoLike:
     ],
 )
 def test_content_type_resolution(name: str | None, declared: str | None, expected: str) -> None:
-    assert content_type_of(DjangoLike(name, declared)) == expected
+    fake = FakeTransport()
+    service(fake).upload_files("u", {"doc": DjangoLike(name, declared)})
+    assert fake.calls[0]["files"]["doc"].content_type == expected
 
 
 def test_seed_test_pattern_sees_the_pool_it_mocked() -> None:
