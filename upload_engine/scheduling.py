@@ -16,11 +16,9 @@ threadpool is not used for that: it may only be used from the thread that owns i
 and a threaded web server calls from many threads.
 
 Either way one process uses about one core: greenlets share one thread, threads share the
-GIL (they overlap only socket syscalls and hashing). A small file costs ~0.7 ms of CPU
-with the lean signed PUT (fast_put.py; ~1.5 ms with botocore's full pipeline), so
-past ~60 files in flight at 50 ms RTT a process is CPU-bound; more throughput comes from
-more processes, not a bigger K. With it, greenlets beat boto3's s3transfer threads at
-every K measured, 1-64 (bench/engine_bench.py).
+GIL (they overlap only socket syscalls and hashing). Past a few dozen small files in
+flight a process is CPU-bound, so more throughput comes from more processes, not a bigger
+K (figures: `python -m bench engine`, and the README's Measured section).
 """
 
 from __future__ import annotations
