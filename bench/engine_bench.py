@@ -1,4 +1,5 @@
-"""The upload engine against a plain loop and boto3's thread-based transfer manager.
+"""The upload engine, the seed's `AWSService` on top of it, a plain loop and boto3's
+thread-based transfer manager.
 
 N files of 64 KiB through an S3 endpoint that adds L seconds to every request (a
 keep-alive moto in its own process, see latency_s3.py), at concurrency K. Ideal time is
@@ -9,9 +10,14 @@ The two sides do not run the same code per PUT: the engine sends its small PUTs 
 signed path (fast_put.py, ~0.5 ms CPU per PUT), the peer through botocore's full request
 pipeline (~1.3 ms); `UPLOAD_STREAM_S3_FAST_PUT=false` puts the engine on botocore too.
 
-`python -m bench.engine_bench [--repeat R]` (default 3) runs the engine and the s3transfer
-peer R times over all K and prints the median and the min-max spread of each, plus the
-CPU each side and the server spent per file: the client is one process on one core
+`AWSService.upload_files_concurrently` (direct mode: the engine in-process, with the
+engine's own client) runs twice: here, in this gevent-patched process (gevent web workers),
+and in an unpatched process of its own (bench/aws_service_unpatched.py: Django's test
+runner and dev server, sync workers), where the engine's greenlets hand files to threads.
+
+`python -m bench.engine_bench [--repeat R]` (default 3) runs every side R times over all K
+and prints the median and the min-max spread of each, plus the CPU each side and the
+server spent per file: the client is one process on one core
 (greenlets or the GIL), so its CPU per file bounds throughput at high K; the server must
 not be the bottleneck, so its CPU is printed too. The 1 GiB probe uses the sink bucket.
 """
@@ -38,6 +44,7 @@ import boto3  # noqa: E402
 import urllib3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from producer_lib import AWSService  # noqa: E402
 from upload_engine import LocalBlob, UploadEngine, UploadJob  # noqa: E402
 from upload_engine.settings import EngineSettings  # noqa: E402
 
@@ -51,6 +58,7 @@ BIG = 1024**3
 # at K >= 16 a moto bucket measures moto, not the client (first run: 3.2 s at K=16 for the
 # engine and 1.3-1.9 s for s3transfer, all CPU-bound in the one-process server).
 BUCKET = "sink"
+SIDES = ("engine", "AWSService", "AWSService, unpatched", "s3transfer")
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,22 @@ def engine_run(engine: UploadEngine, server: Server, data: list[bytes], k: int, 
     return Run(elapsed, cpu_ms, server_ms)
 
 
+def aws_service_run(service: AWSService, server: Server, data: list[bytes], k: int) -> Run:
+    files = {f"f{i}": io.BytesIO(blob) for i, blob in enumerate(data)}
+    server_cpu = server.cpu_s()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    urls = service.upload_files_concurrently(
+        user_id=1, files=files, file_category=f"aws-k{k}", bucket_name=BUCKET, max_workers=k
+    )
+    elapsed = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu) / len(data) * 1000
+    server_ms = (server.cpu_s() - server_cpu) / len(data) * 1000
+    if len(urls) != len(data):
+        raise RuntimeError(f"AWSService uploaded {len(urls)} of {len(data)} files")
+    return Run(elapsed, cpu_ms, server_ms)
+
+
 def engine_time(engine: UploadEngine, server: Server, data: list[bytes], k: int, tag: str) -> float:
     return engine_run(engine, server, data, k, tag).seconds
 
@@ -147,14 +171,15 @@ def sequential_time(endpoint: str, data: list[bytes]) -> float:
     return elapsed
 
 
-def peer_runs(server: Server) -> dict[int, Run]:
+def subprocess_runs(server: Server, module: str) -> dict[int, Run]:
+    """A side that runs unpatched in a process of its own (`python -m bench.<module>`)."""
     server_cpu = server.cpu_s()
     out = subprocess.run(
-        [sys.executable, "-m", "bench.s3transfer_peer", "--endpoint", server.endpoint,
+        [sys.executable, "-m", f"bench.{module}", "--endpoint", server.endpoint,
          "--bucket", BUCKET, "--ks", ",".join(map(str, KS)), "--n", str(N), "--size", str(SIZE)],
         check=True, capture_output=True, text=True, env={**os.environ},
     )  # fmt: skip
-    # The server's CPU over the whole peer process (warm-ups included), spread over its files.
+    # The server's CPU over the whole process (warm-ups included), spread over its files.
     server_ms = (server.cpu_s() - server_cpu) / (N * len(KS)) * 1000
     return {
         int(k): Run(v["seconds"], v["cpu_ms_per_file"], server_ms)
@@ -209,14 +234,20 @@ def main() -> None:
 
         floor = round_trip_floor(server)
         sequential = sequential_time(endpoint, data)
+        service = AWSService(BUCKET, settings=settings)
+        aws_service_run(service, server, data[:64], 64)  # warm-up, as the engine's
         load_before = os.getloadavg()[0]
-        ours: dict[int, list[Run]] = {k: [] for k in KS}
-        peer: dict[int, list[Run]] = {k: [] for k in KS}
+        sides: dict[str, dict[int, list[Run]]] = {name: {k: [] for k in KS} for name in SIDES}
         for _ in range(args.repeat):
             for k in KS:
-                ours[k].append(engine_run(engine, server, data, k, f"k{k}"))
-            for k, run in peer_runs(server).items():
-                peer[k].append(run)
+                sides["engine"][k].append(engine_run(engine, server, data, k, f"k{k}"))
+                sides["AWSService"][k].append(aws_service_run(service, server, data, k))
+            for name, module in (
+                ("AWSService, unpatched", "aws_service_unpatched"),
+                ("s3transfer", "s3transfer_peer"),
+            ):
+                for k, run in subprocess_runs(server, module).items():
+                    sides[name][k].append(run)
         load_after = os.getloadavg()[0]
 
         print(f"\n{N} files x {SIZE // 1024} KiB, {LATENCY * 1000:.0f} ms per request; "
@@ -224,27 +255,26 @@ def main() -> None:
               f"{sequential:.2f} s")  # fmt: skip
         print(f"One bare PUT through the server takes {floor * 1000:.1f} ms (L + server work "
               f"+ timer slack); load average {load_before:.2f} before, {load_after:.2f} after; "
-              f"{args.repeat} runs each, median [min-max]")  # fmt: skip
-        print(f"{'K':>3} {'ideal s':>7} | {'engine s':>17} {'eff':>17} {'cpu ms':>6} "
-              f"{'srv ms':>6} | {'s3transfer s':>17} {'eff':>17} {'cpu ms':>6} | "
-              f"peer/engine")  # fmt: skip
+              f"{args.repeat} runs each, median [min-max]; eff = ideal / measured")  # fmt: skip
+        print(f"{'K':>3} {'ideal s':>7} | {'side':<22} {'seconds':>17} {'eff':>17} "
+              f"{'cpu ms':>6} {'srv ms':>6}")  # fmt: skip
         for k in KS:
             ideal = math.ceil(N / k) * LATENCY
-            mine = [r.seconds for r in ours[k]]
-            theirs = [r.seconds for r in peer[k]]
-            print(f"{k:>3} {ideal:>7.2f} | {spread(mine):>17} "
-                  f"{spread([ideal / t for t in mine]):>17} "
-                  f"{statistics.median(r.cpu_ms_per_file for r in ours[k]):>6.2f} "
-                  f"{statistics.median(r.server_ms_per_file for r in ours[k]):>6.2f} | "
-                  f"{spread(theirs):>17} {spread([ideal / t for t in theirs]):>17} "
-                  f"{statistics.median(r.cpu_ms_per_file for r in peer[k]):>6.2f} | "
-                  f"{statistics.median(theirs) / statistics.median(mine):>5.2f}x")  # fmt: skip
+            for name in SIDES:
+                runs = sides[name][k]
+                secs = [r.seconds for r in runs]
+                print(f"{k:>3} {ideal:>7.2f} | {name:<22} {spread(secs):>17} "
+                      f"{spread([ideal / t for t in secs]):>17} "
+                      f"{statistics.median(r.cpu_ms_per_file for r in runs):>6.2f} "
+                      f"{statistics.median(r.server_ms_per_file for r in runs):>6.2f}")  # fmt: skip
         print(
             "cpu ms: client process CPU per file (one core at most); srv ms: server CPU "
-            "per file. Engine: a lean signed PUT (upload_engine/fast_put.py: botocore's "
-            "SigV4 signer and urllib3, no botocore request pipeline) after its first PUT per "
-            "bucket went through botocore. Peer: botocore's full request pipeline for every "
-            "PUT (s3transfer threads over make_s3_client, the engine's client config)."
+            "per file. engine: UploadEngine.upload; AWSService: upload_files_concurrently in "
+            "direct mode, here (patched) and in an unpatched process of its own; both send a "
+            "lean signed PUT (upload_engine/fast_put.py: botocore's SigV4 signer and urllib3, "
+            "no botocore request pipeline) after the first PUT per bucket went through "
+            "botocore. s3transfer: botocore's full request pipeline for every PUT "
+            "(s3transfer threads over make_s3_client, the engine's client config)."
         )
         fast = engine.fast_put
         if fast is not None:

@@ -7,10 +7,16 @@
     )
     # {"passport": "s3://bucket/kyc_documents/user_7/passport/<sha256>.pdf", ...}
 
-gevent: in a gevent application call `gevent.monkey.patch_all()` first thing in the entry
+gevent: each upload's files run on a `gevent.pool.Pool(max_workers)` of greenlets, patched
+or not. In a gevent application call `gevent.monkey.patch_all()` first thing in the entry
 point (manage.py, wsgi.py, the gunicorn config with `worker_class = "gevent"`), before
-anything imports boto3. Uploads then run on greenlets. Without patching they run on OS
-threads (a gevent pool would upload one file at a time there); nothing to configure.
+anything imports boto3: the greenlets then upload in place. Without patching (Django's
+test runner, sync workers) each greenlet hands its file to an OS thread, so uploads are
+still concurrent; nothing to configure.
+
+Tests: patch `AWSService.s3` (or assign `service.s3 = client`) and every call goes to that
+client. The client the service makes itself is the engine's own, which sends small files
+by a lean signed PUT after the first one to each bucket (upload_engine/fast_put.py).
 
 Keys are content-addressed (`{category}/user_{id}/{file_type}/{sha256}{ext}`), so
 `user_id`, `file_category` and each file type must match the contract's patterns
@@ -21,18 +27,17 @@ Keys are content-addressed (`{category}/user_{id}/{file_type}/{sha256}{ext}`), s
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import gevent  # noqa: F401 - the seed's tests patch `<module>.gevent`; keep the name there
+import gevent.pool
 
 from producer_lib.errors import InvalidUploadError
 from producer_lib.transport import Transport, transport_from_env
 from schemas import UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT, NAME_PATTERN, USER_ID_PATTERN
-from schemas.keys import EXTENSION_FOR_CONTENT_TYPE
+from upload_engine.mime import content_type_of
 from upload_engine.model import LocalBlob
 from upload_engine.settings import EngineSettings
 
@@ -43,18 +48,15 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(NAME_PATTERN)
 _USER = re.compile(USER_ID_PATTERN)
-_MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# Reverse of the contract's fixed table; the first type listed for an extension wins
-# (".jpg" -> image/jpeg, not image/pjpeg).
-CONTENT_TYPE_FOR_EXTENSION: dict[str, str] = {}
-for _type, _ext in EXTENSION_FOR_CONTENT_TYPE.items():
-    CONTENT_TYPE_FOR_EXTENSION.setdefault(_ext, _type)
-CONTENT_TYPE_FOR_EXTENSION[".jpeg"] = "image/jpeg"
-CONTENT_TYPE_FOR_EXTENSION[".tif"] = "image/tiff"
-
 LEGACY_CATEGORY = "id_cards"
 LEGACY_WORKERS = 4
+
+
+def _job_pool(max_workers: int) -> gevent.pool.Pool:
+    """The pool of one direct-mode upload's greenlets, made through this module's `gevent`:
+    the seed guide's test patches `<module>.gevent` and asserts `gevent.pool.Pool` was
+    called once."""
+    return gevent.pool.Pool(max_workers)
 
 
 def _filename(file_obj: Any) -> str | None:
@@ -64,28 +66,15 @@ def _filename(file_obj: Any) -> str | None:
     return re.split(r"[/\\]", name)[-1] or None
 
 
-def content_type_of(file_obj: Any) -> str:
-    """`.content_type` when it is a plain MIME type (parameters dropped), else a guess from
-    the file name's extension through the contract's table, else application/octet-stream."""
-    declared = getattr(file_obj, "content_type", None)
-    if isinstance(declared, str):
-        bare = declared.split(";", 1)[0].strip().lower()
-        if _MIME.fullmatch(bare):
-            return bare
-    name = _filename(file_obj)
-    if name:
-        ext = os.path.splitext(name)[1].lower()
-        if ext in CONTENT_TYPE_FOR_EXTENSION:
-            return CONTENT_TYPE_FOR_EXTENSION[ext]
-    return DEFAULT_CONTENT_TYPE
-
-
 def _as_blob(file_type: str, file_obj: Any) -> LocalBlob:
     if not callable(getattr(file_obj, "read", None)):
         raise InvalidUploadError(f"files[{file_type[:64]!r}] has no read() method")
     stream: BinaryIO = file_obj
+    name = _filename(file_obj)
     return LocalBlob(
-        stream=stream, content_type=content_type_of(file_obj), filename=_filename(file_obj)
+        stream=stream,
+        content_type=content_type_of(getattr(file_obj, "content_type", None), filename=name),
+        filename=name,
     )
 
 
@@ -118,12 +107,14 @@ class AWSService:
 
     @property
     def s3(self) -> S3Client:
-        """The boto3 client direct mode uploads with (tests may patch or assign it)."""
+        """The boto3 client direct mode uploads with (tests may patch or assign it).
+
+        By default the client of the engine shared per process (an AWSService made per web
+        request reuses its connections), which that engine recognises as its own."""
         if self._client is None:
-            # Shared per process: an AWSService made per web request reuses connections.
             from producer_lib.direct import DirectTransport
 
-            self._client = DirectTransport.shared_client(self.settings)
+            self._client = DirectTransport.shared_engine(self.settings).client
         return self._client
 
     @s3.setter
@@ -133,7 +124,9 @@ class AWSService:
 
     def _transport_now(self) -> Transport:
         if self._transport is None:
-            self._transport = transport_from_env(self.settings, s3_client=lambda: self.s3)
+            self._transport = transport_from_env(
+                self.settings, s3_client=lambda: self.s3, pool_factory=_job_pool
+            )
         return self._transport
 
     def upload_files(

@@ -11,18 +11,14 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from gevent import monkey
+from upload_engine.scheduling import process_is_patched
 
 T = TypeVar("T")
 
 
-def gevent_patched() -> bool:
-    return bool(monkey.is_module_patched("socket"))
-
-
 def call_blocking(func: Callable[..., T], *args: object) -> T:
     """`func(*args)`, off the hub when gevent is active."""
-    if gevent_patched():
+    if process_is_patched():
         import gevent
 
         result: T = gevent.get_hub().threadpool.apply(func, args)

@@ -14,11 +14,11 @@ from producer_lib.staging import (
     BlobSource,
     Digest,
     chunks_of,
-    content_type_of,
     filename_of,
     hashed,
 )
 from schemas import BlobRef
+from upload_engine.mime import content_type_of
 
 # The root ends up verbatim in file:// URIs; the contract forbids nothing but control
 # characters, but the consumer's allow-list compares prefixes, so keep it plain.
@@ -46,7 +46,7 @@ class DirStager:
         self, source: BlobSource, *, content_type: str | None = None, filename: str | None = None
     ) -> BlobRef:
         name = filename_of(source, filename)
-        ctype = content_type_of(source, content_type, name)
+        ctype = content_type_of(content_type, getattr(source, "content_type", None), filename=name)
         blob_id = uuid.uuid4().hex
         final = self._dir / blob_id
         temp = self._dir / f".{blob_id}.tmp"

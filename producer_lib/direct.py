@@ -12,7 +12,7 @@ from schemas import UploadResult
 from upload_engine import UploadEngine
 from upload_engine.model import LocalBlob, UploadJob
 from upload_engine.result import result_from_outcome
-from upload_engine.s3_client import make_s3_client
+from upload_engine.scheduling import PoolFactory
 from upload_engine.settings import EngineSettings
 
 if TYPE_CHECKING:
@@ -20,38 +20,41 @@ if TYPE_CHECKING:
 
 
 class DirectTransport:
-    """Builds an `UploadJob` for the engine and the contract's `UploadResult` from its outcome."""
+    """Builds an `UploadJob` for the engine and the contract's `UploadResult` from its outcome.
 
-    _shared: ClassVar[dict[tuple[str, object], DirectTransport]] = {}
-    _clients: ClassVar[dict[tuple[str, str | None], S3Client]] = {}
-    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+    `pool_factory` makes the gevent pool each upload's files run on (AWSService passes its
+    own, see `producer_lib.aws_service`)."""
 
-    def __init__(self, engine: UploadEngine) -> None:
+    _engines: ClassVar[dict[tuple[str, str | None, object], UploadEngine]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, engine: UploadEngine, pool_factory: PoolFactory | None = None) -> None:
         self.engine = engine
+        self._pool_factory = pool_factory
 
     @classmethod
-    def shared(cls, settings: EngineSettings, s3_client: S3Client | None = None) -> DirectTransport:
-        """One transport (one engine, one connection pool) per settings and client for the
-        whole process, so an `AWSService()` made per web request does not open new
-        connections or threads each time."""
-        key = (settings.model_dump_json(), s3_client)
-        with cls._shared_lock:
-            transport = cls._shared.get(key)
-            if transport is None:
-                transport = cls(UploadEngine(settings, s3_client))
-                cls._shared[key] = transport
-            return transport
+    def shared_engine(
+        cls, settings: EngineSettings, s3_client: S3Client | None = None
+    ) -> UploadEngine:
+        """One engine (one connection pool, one set of threads) per settings, endpoint and
+        client for the whole process, so an `AWSService()` made per web request opens none
+        of its own.
 
-    @classmethod
-    def shared_client(cls, settings: EngineSettings) -> S3Client:
-        """One boto3 client per settings and endpoint for the whole process."""
-        key = (settings.model_dump_json(), os.environ.get("AWS_ENDPOINT_URL"))
-        with cls._shared_lock:
-            client = cls._clients.get(key)
-            if client is None:
-                client = make_s3_client(settings, max_pool_connections=settings.max_concurrency)
-                cls._clients[key] = client
-            return client
+        Without a client, or given back the client of that engine (`AWSService.s3` as the
+        service made it): the engine with a client of its own, the one that sends small
+        files by the lean signed PUT (upload_engine/fast_put.py). Any other client (a mock,
+        a stubbed or instrumented one) gets an engine that sends it every call."""
+        base = (settings.model_dump_json(), os.environ.get("AWS_ENDPOINT_URL"))
+        with cls._lock:
+            own = cls._engines.get((*base, None))
+            if s3_client is None or (own is not None and s3_client is own.client):
+                if own is None:
+                    own = cls._engines[(*base, None)] = UploadEngine(settings)
+                return own
+            engine = cls._engines.get((*base, s3_client))
+            if engine is None:
+                engine = cls._engines[(*base, s3_client)] = UploadEngine(settings, s3_client)
+            return engine
 
     def upload(
         self,
@@ -71,7 +74,7 @@ class DirectTransport:
             files=dict(files),
             max_workers=max_workers,
         )
-        outcome = self.engine.upload(job)
+        outcome = self.engine.upload(job, self._pool_factory)
         return result_from_outcome(
             request_id=request_id,
             user_id=user_id,

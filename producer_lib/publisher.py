@@ -19,10 +19,11 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kafka_config.connection import KafkaConnection
 from kafka_config.topics import RequestsTopic
-from producer_lib.blocking import call_blocking, gevent_patched, pause
+from producer_lib.blocking import call_blocking, pause
 from producer_lib.errors import PublishError
 from producer_lib.tracing import current_traceparent
 from schemas import UploadRequest, encode_request, message_key, request_headers
+from upload_engine.scheduling import process_is_patched
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class RequestPublisher:
             self._serve()
 
     def _serve(self) -> None:
-        if gevent_patched():
+        if process_is_patched():
             self._producer.poll(0)
             pause(0.002)
         else:

@@ -25,11 +25,11 @@ from producer_lib.staging import (
     BlobSource,
     Digest,
     chunks_of,
-    content_type_of,
     filename_of,
     hashed,
 )
 from schemas import BlobRef
+from upload_engine.mime import content_type_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -97,7 +97,7 @@ class S3Stager:
         self, source: BlobSource, *, content_type: str | None = None, filename: str | None = None
     ) -> BlobRef:
         name = filename_of(source, filename)
-        ctype = content_type_of(source, content_type, name)
+        ctype = content_type_of(content_type, getattr(source, "content_type", None), filename=name)
         key = f"{self._prefix}{uuid.uuid4().hex}"
         digest = Digest()
         with tempfile.SpooledTemporaryFile(max_size=self._spool_memory_bytes) as spool:

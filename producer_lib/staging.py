@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import mimetypes
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -19,19 +18,16 @@ from pathlib import Path
 from typing import IO, Protocol, Union
 
 from schemas import BlobRef
-from schemas.fields import MIME_PATTERN
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_FILENAME_CHARS = 255
 
 # What callers may hand over: an open binary file (Django's UploadedFile included),
 # bytes, or a path.
 BlobSource = Union[IO[bytes], bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
-_MIME = re.compile(MIME_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -112,18 +108,6 @@ def filename_of(source: BlobSource, explicit: str | None) -> str | None:
     base = re.split(r"[/\\]", str(name))[-1]
     base = _CONTROL.sub("", base)[-MAX_FILENAME_CHARS:]
     return base or None
-
-
-def content_type_of(source: BlobSource, explicit: str | None, filename: str | None) -> str:
-    """Explicit, else the upload's own (Django), else guessed from the name; always valid."""
-    for candidate in (
-        explicit,
-        getattr(source, "content_type", None),
-        mimetypes.guess_type(filename)[0] if filename else None,
-    ):
-        if isinstance(candidate, str) and _MIME.fullmatch(candidate):
-            return candidate.lower()
-    return DEFAULT_CONTENT_TYPE
 
 
 def delete_quietly(stager: Stager, refs: Iterable[BlobRef]) -> None:

@@ -21,6 +21,8 @@ from upload_engine.settings import EngineSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from upload_engine.scheduling import PoolFactory
+
 MODE_ENV = "UPLOAD_STREAM_AWS_SERVICE_MODE"
 MODES = ("direct", "kafka")
 
@@ -57,19 +59,22 @@ def transport_from_env(
     settings: EngineSettings | None = None,
     *,
     s3_client: Callable[[], S3Client] | None = None,
+    pool_factory: PoolFactory | None = None,
     mode: str | None = None,
 ) -> Transport:
     """The transport `UPLOAD_STREAM_AWS_SERVICE_MODE` names (`direct` by default).
 
-    `s3_client` is only called in direct mode (so a kafka-mode process builds no client).
+    `s3_client` is only called in direct mode (so a kafka-mode process builds no client);
+    `pool_factory` makes the gevent pool of each direct-mode upload.
     """
     chosen = (mode or ServiceMode().aws_service_mode or "direct").strip().lower()
     if chosen == "direct":
         from producer_lib.direct import DirectTransport
 
-        return DirectTransport.shared(
+        engine = DirectTransport.shared_engine(
             settings or EngineSettings(), s3_client() if s3_client else None
         )
+        return DirectTransport(engine, pool_factory)
     if chosen == "kafka":
         return _kafka_transport(settings)
     raise TransportUnavailableError(f"{MODE_ENV} must be one of {', '.join(MODES)}: {chosen!r:.40}")

@@ -7,14 +7,13 @@ or botocore, exactly once, at the very top of the entry point::
     import boto3                                    # only after
 
 Unpatched processes work too: the engine notices (`gevent.monkey.is_module_patched
-("socket")`) and runs uploads on OS threads instead of greenlets (see pools.py).
+("socket")`) and its greenlets hand each file to an OS thread (see scheduling.py).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,15 +24,15 @@ from schemas import (
     StoredObject,
     destination_key,
 )
-from schemas.fields import MIME_PATTERN
 from upload_engine.allowlist import Allowlist
 from upload_engine.classify import Side, classify, safe_repr
 from upload_engine.errors import EngineClosedError, FileError
 from upload_engine.fast_put import FastPut
+from upload_engine.mime import content_type_allowed
 from upload_engine.model import LocalBlob, Source, UploadJob, UploadOutcome
 from upload_engine.retry import RetryPolicy
 from upload_engine.s3_client import install_hooks, open_s3_client
-from upload_engine.scheduling import Scheduler, make_scheduler
+from upload_engine.scheduling import PoolFactory, Scheduler, make_scheduler
 from upload_engine.settings import EngineSettings
 from upload_engine.sources import OpenedSource, open_file, open_local, open_s3
 from upload_engine.uploader import Destination, Uploader
@@ -43,18 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 C = FileFailureCode
-_MIME = re.compile(MIME_PATTERN)
-
-
-def content_type_allowed(content_type: str, allowed: list[str]) -> bool:
-    """Exact match or `type/*`, case-insensitive; an empty list allows any valid type."""
-    if not _MIME.fullmatch(content_type):
-        return False
-    if not allowed:
-        return True
-    wanted = content_type.lower()
-    major = wanted.partition("/")[0]
-    return any(item.lower() in (wanted, f"{major}/*") for item in allowed)
 
 
 class UploadEngine:
@@ -89,8 +76,11 @@ class UploadEngine:
     def executor_kind(self) -> str:
         return self._scheduler.kind
 
-    def upload(self, job: UploadJob) -> UploadOutcome:
-        """Blocks until every file of the job has either a stored object or a failure."""
+    def upload(self, job: UploadJob, pool_factory: PoolFactory | None = None) -> UploadOutcome:
+        """Blocks until every file of the job has either a stored object or a failure.
+
+        `pool_factory(job.max_workers)` makes the gevent pool the job's files run on
+        (default `gevent.pool.Pool`)."""
         if self._closed:
             raise EngineClosedError("upload after close")
         started = datetime.now(UTC)
@@ -99,9 +89,10 @@ class UploadEngine:
             functools.partial(self._run_file, job, file_type, source, done)
             for file_type, source in job.files.items()
         ]
-        self._scheduler.run_all(tasks, max(1, job.max_workers))
+        self._scheduler.run_all(tasks, max(1, job.max_workers), pool_factory)
         for file_type in job.files:
-            # Only reachable if a task died of a BaseException (a killed greenlet).
+            # Only reachable if a task died of a BaseException (a killed greenlet), or if a
+            # stand-in pool (a test's mock) never started it.
             done.setdefault(file_type, FileFailure.of(C.INTERNAL_ERROR, "upload did not finish"))
         return UploadOutcome(
             objects={k: v for k, v in done.items() if isinstance(v, StoredObject)},

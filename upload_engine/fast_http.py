@@ -52,7 +52,7 @@ class _HTTPSConnection(_CheckWithoutYielding, urllib3.connection.HTTPSConnection
     pass
 
 
-class Pools:
+class ConnectionPools:
     """One urllib3 pool per origin (path style: one; virtual-hosted: one per bucket host)."""
 
     def __init__(self, session: httpsession.URLLib3Session, settings: EngineSettings) -> None:
@@ -85,7 +85,7 @@ class Pools:
         self._lock = threading.Lock()
 
     @classmethod
-    def like(cls, session: object, settings: EngineSettings) -> Pools | None:
+    def like(cls, session: object, settings: EngineSettings) -> ConnectionPools | None:
         if type(session) is not httpsession.URLLib3Session:
             return None  # a custom HTTP session: its behaviour is not ours to copy
         try:

@@ -8,10 +8,16 @@ behind them hold the bytes that were uploaded.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import gevent
 import pytest
 
 from tests.integration.producer_support import (
@@ -22,6 +28,7 @@ from tests.integration.producer_support import (
     read_s3_url,
     setup_django,
 )
+from tests.unit.scripted_s3 import Received, Reply, ScriptedS3, ok
 
 setup_django()
 
@@ -163,3 +170,84 @@ def test_the_mode_variable_picks_the_transport(pipe: Pipeline) -> None:
 
     wanted = KafkaTransport if pipe.env_mode == "kafka" else DirectTransport
     assert type(transport_from_env()) is wanted
+
+
+# --- the guide's Testing example, and concurrency where gevent has not patched sockets ---
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def _unpatched_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "UPLOAD_STREAM_AWS_SERVICE_MODE"}
+    return {**env, **extra}
+
+
+def test_the_guides_testing_example_passes_under_djangos_test_runner() -> None:
+    # tests/django_project/seed_testing_example.py holds it as written (import path ours);
+    # `manage.py test` runs in a process that gevent has not patched, and so does this.
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "test", "tests.django_project.seed_testing_example"],
+        cwd=_REPO,
+        env=_unpatched_env(
+            DJANGO_SETTINGS_MODULE="tests.django_project.runner_settings",
+            UPLOAD_STREAM_DEFAULT_BUCKET="seed-bucket",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Ran 2 tests" in done.stderr
+    assert "\nOK\n" in done.stderr
+
+
+_UNPATCHED_UPLOAD = """
+import io, json, sys
+from gevent import monkey
+from producer_lib import AWSService
+from upload_engine.settings import EngineSettings
+
+n, k = int(sys.argv[1]), int(sys.argv[2])
+service = AWSService("unpatched", settings=EngineSettings(s3_addressing_style="path"))
+files = {f"f{i}": io.BytesIO(b"unpatched %d" % i) for i in range(n)}
+urls = service.upload_files_concurrently(1, files, "unpatched", max_workers=k)
+print(json.dumps({"patched": monkey.is_module_patched("socket"), "uploaded": len(urls)}))
+"""
+
+
+class _SlowS3:
+    """Answers each request after 0.2 s; `peak` is the most requests in flight at once."""
+
+    def __init__(self) -> None:
+        self.in_flight = self.peak = 0
+
+    def __call__(self, request: Received) -> Reply:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            gevent.sleep(0.2)
+        finally:
+            self.in_flight -= 1
+        return ok(request)
+
+
+def test_an_unpatched_process_uploads_max_workers_files_at_once() -> None:
+    slow = _SlowS3()
+    server = ScriptedS3(slow)  # served by this (patched) process while the child runs
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _UNPATCHED_UPLOAD, "24", "8"],
+            cwd=_REPO,
+            env=_unpatched_env(AWS_ENDPOINT_URL=server.endpoint),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {"patched": False, "uploaded": 24}
+    # 24 files at 8 workers: 8 requests at a time, so 3 rounds of 0.2 s, not 24.
+    assert slow.peak == 8

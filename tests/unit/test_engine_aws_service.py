@@ -11,7 +11,6 @@ from unittest.mock import Mock, patch
 import pytest
 
 from producer_lib import AWSService
-from producer_lib.aws_service import content_type_of
 from producer_lib.errors import InvalidUploadError, TransportUnavailableError
 from producer_lib.transport import transport_from_env
 from schemas import FileFailure, FileFailureCode, StoredObject, UploadResult, status_for
@@ -178,20 +177,40 @@ class DjangoLike:
     ],
 )
 def test_content_type_resolution(name: str | None, declared: str | None, expected: str) -> None:
-    assert content_type_of(DjangoLike(name, declared)) == expected
+    fake = FakeTransport()
+    service(fake).upload_files("u", {"doc": DjangoLike(name, declared)})
+    assert fake.calls[0]["files"]["doc"].content_type == expected
 
 
-def test_seed_test_pattern_still_works() -> None:
+def test_seed_test_pattern_sees_the_pool_it_mocked() -> None:
     # The seed guide's test: @patch('<module>.gevent') and @patch.object(AWSService, 's3').
-    with patch("producer_lib.aws_service.gevent"), patch.object(AWSService, "s3") as mock_s3:
-        mock_s3.put_object.return_value = {"ETag": '"abc"'}
+    with (
+        patch("producer_lib.aws_service.gevent") as mock_gevent,
+        patch.object(AWSService, "s3") as mock_s3,
+    ):
         svc = AWSService("seed-bucket", settings=EngineSettings(staging_allowlist=[]))
         assert svc.s3 is mock_s3
-        urls = svc.upload_files_concurrently(123, {"test": io.BytesIO(b"data")}, "test")
-    assert urls == {
-        "test": "s3://seed-bucket/test/user_123/test/3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
-    }
-    assert mock_s3.put_object.call_args.kwargs["Bucket"] == "seed-bucket"
+        urls = svc.upload_files_concurrently(
+            123, {"test": io.BytesIO(b"data")}, "test", max_workers=3
+        )
+    mock_gevent.pool.Pool.assert_called_once_with(3)
+    # A mocked pool runs nothing: no call reached S3 and nothing is reported uploaded.
+    assert urls == {}
+    mock_s3.put_object.assert_not_called()
+
+
+def test_a_patched_s3_client_sees_every_put() -> None:
+    with patch.object(AWSService, "s3") as mock_s3:
+        mock_s3.put_object.return_value = {"ETag": '"abc"'}
+        svc = AWSService("seed-bucket", settings=EngineSettings(staging_allowlist=[]))
+        files = {f"f{i}": io.BytesIO(b"data %d" % i) for i in range(5)}
+        urls = svc.upload_files_concurrently(123, files, "test", max_workers=2)
+        # A second upload: the lean PUT never takes over a client that is not the engine's.
+        svc.upload_files_concurrently(123, {"again": io.BytesIO(b"x")}, "test")
+    assert set(urls) == set(files)
+    assert urls["f0"].startswith("s3://seed-bucket/test/user_123/f0/")
+    assert mock_s3.put_object.call_count == 6
+    assert {c.kwargs["Bucket"] for c in mock_s3.put_object.call_args_list} == {"seed-bucket"}
 
 
 def test_unknown_and_unavailable_modes() -> None:
@@ -211,4 +230,8 @@ def test_services_made_per_request_share_one_client_and_engine(
     monkeypatch.delenv("UPLOAD_STREAM_AWS_SERVICE_MODE", raising=False)
     first, second = AWSService(), AWSService()
     assert first.s3 is second.s3
-    assert first._transport_now() is second._transport_now()
+    engine = first._transport_now().engine
+    assert engine is second._transport_now().engine
+    # The service's own client is the shared engine's own: the lean signed PUT is on.
+    assert engine.client is first.s3
+    assert engine.fast_put is not None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import botocore.auth
@@ -360,6 +361,19 @@ def test_a_client_passed_in_sees_every_put(
     finally:
         client.close()
     assert [r.from_botocore for r in server.received] == [True] * 3
+
+
+def test_put_object_patched_on_the_engines_own_client_sees_every_put(
+    engines: Callable[..., UploadEngine], server: ScriptedS3
+) -> None:
+    engine = engines(server.endpoint)
+    assert upload(engine, *payloads(2)).failures == {}
+    assert fast_count(engine) == (1, 1)
+    with patch.object(engine.client, "put_object", return_value={"ETag": '"e"'}) as put:
+        assert upload(engine, *payloads(3)).failures == {}
+    assert put.call_count == 3
+    assert fast_count(engine) == (1, 1 + 3)
+    assert len(server.received) == 2
 
 
 def test_a_proxy_keeps_every_put_on_botocore(

@@ -15,7 +15,6 @@ from producer_lib.dir_staging import DirStager
 from producer_lib.errors import StagingError
 from producer_lib.staging import (
     CHUNK_BYTES,
-    content_type_of,
     filename_of,
     stager_from_uri,
 )
@@ -155,17 +154,19 @@ class _Upload(io.BytesIO):
 @pytest.mark.parametrize(
     ("source", "explicit", "name", "expected"),
     [
-        (b"", "application/pdf", None, "application/pdf"),
-        (_Upload(b""), None, None, "image/jpeg"),
-        (b"", None, "a.png", "image/png"),
-        (b"", "text/html\r\nX-Evil: 1", "a.pdf", "application/pdf"),
-        (b"", None, "noext", "application/octet-stream"),
+        (b"x", "application/pdf", None, "application/pdf"),
+        (_Upload(b"x"), None, None, "image/jpeg"),
+        (b"x", None, "a.png", "image/png"),
+        (b"x", "text/html\r\nX-Evil: 1", "a.pdf", "application/pdf"),
+        (b"x", None, "noext", "application/octet-stream"),
     ],
 )
-def test_content_type_of(
-    source: object, explicit: str | None, name: str | None, expected: str
+def test_the_staged_content_type(
+    stager: DirStager, source: object, explicit: str | None, name: str | None, expected: str
 ) -> None:
-    assert content_type_of(source, explicit, name) == expected  # type: ignore[arg-type]
+    # Explicit first, then the upload's own (Django), then the name (upload_engine.mime).
+    ref = stager.stage(source, content_type=explicit, filename=name)  # type: ignore[arg-type]
+    assert ref.content_type == expected
 
 
 def test_delete_removes_own_blobs_only(stager: DirStager, tmp_path: Path) -> None:
