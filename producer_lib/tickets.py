@@ -162,7 +162,7 @@ class TokenSigner:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _normalised_user(user_id: Any) -> str:
+def normalised_user_id(user_id: Any) -> str:
     """The user id as the contract normalises it (a bad one is InvalidUploadError)."""
     probe = BlobRef(uri="file:///probe", size=0, sha256="0" * 64, content_type="a/b")
     return build_request(user_id=user_id, files={"probe": probe}).user_id
@@ -229,7 +229,7 @@ class StagingTickets:
     ) -> TicketBatch:
         """One ticket per declared file; `user_id` must come from the server's session."""
         declared = self._declared(files)
-        user = _normalised_user(user_id)
+        user = normalised_user_id(user_id)
         build_request(  # the category and file types by the contract's rules, before signing
             user_id=user,
             files=dict.fromkeys(
@@ -280,7 +280,7 @@ class StagingTickets:
         and stored one, else the declared one (the consumer verifies it while reading).
         """
         claim = self._signer.verify(token)
-        if claim.user_id != _normalised_user(user_id):
+        if claim.user_id != normalised_user_id(user_id):
             raise TicketError("wrong_user", "the ticket was issued to another user")
         now = self._clock()
         if now > claim.expires + self._grace_s:
@@ -381,4 +381,5 @@ __all__ = [
     "Ticket",
     "TicketBatch",
     "TicketError",
+    "normalised_user_id",
 ]
