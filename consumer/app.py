@@ -90,7 +90,7 @@ def run(
         idle_s=settings.poll_idle_s,
         new_producer=new_producer,
     )
-    cleanup = staging_cleanup(settings, engine_settings, metrics)
+    cleanup = staging_cleanup(settings, engine_settings, metrics, engine)
     loop = ConsumerLoop(
         settings=settings,
         policy=Policy.of(settings, engine_settings),
@@ -134,14 +134,17 @@ def run(
 
 
 def staging_cleanup(
-    settings: ConsumerSettings, engine_settings: EngineSettings, metrics: Metrics
+    settings: ConsumerSettings, engine_settings: EngineSettings, metrics: Metrics, engine: Engine
 ) -> StagingCleanup | None:
-    """The deleter of consumed staged blobs, with its own small S3 client; None when off."""
+    """The deleter of consumed staged blobs, on the engine's S3 client (or a small one of
+    its own for another engine); None when turned off."""
+    from upload_engine import UploadEngine
+
     if not settings.delete_staged_after_commit:
         return None
     allow = Allowlist.parse(engine_settings.staging_allowlist)
-    client = None
-    if allow.s3_roots:
+    client = engine.client if isinstance(engine, UploadEngine) else None
+    if client is None and allow.s3_roots:
         from upload_engine.s3_client import open_s3_client
 
         client, _session = open_s3_client(engine_settings, max_pool_connections=4)
