@@ -18,7 +18,7 @@ from consumer.metrics import Metrics
 from consumer.outputs import Source
 from consumer.staging_cleanup import StagingCleanup
 from schemas import BlobRef, FileFailure, FileFailureCode, StoredObject
-from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import Env
 from upload_engine.allowlist import Allowlist
 from upload_engine.model import UploadJob, UploadOutcome
 

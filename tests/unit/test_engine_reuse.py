@@ -10,11 +10,8 @@ from pathlib import Path
 import pytest
 
 from schemas import FileFailureCode as C
-from tests.unit.engine_support import (  # noqa: F401
-    STAGE_PREFIX,
+from tests.unit.engine_support import (
     Env,
-    env_fixture,
-    moto_client,
     sha,
 )
 

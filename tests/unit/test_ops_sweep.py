@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from producer_lib.dir_staging import DirStager
 from producer_lib.s3_staging import S3Stager
-from tests.unit.engine_support import STAGE_PREFIX, Env, env_fixture, moto_client  # noqa: F401
+from tests.unit.engine_support import STAGE_PREFIX, Env
 from upload_stream_cli.main import run
 
 OLD = b"an old staged blob"

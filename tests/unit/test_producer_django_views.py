@@ -27,7 +27,7 @@ from producer_lib.tickets import StagingTickets  # noqa: E402
 from schemas import UploadRequest, UploadResult  # noqa: E402
 from schemas.examples import example_result  # noqa: E402
 from tests.django_project import urls  # noqa: E402
-from tests.unit.engine_support import STAGE_PREFIX, Env, env_fixture, moto_client, sha  # noqa: F401,E402
+from tests.unit.engine_support import STAGE_PREFIX, Env, sha  # noqa: E402
 
 PDF = b"%PDF-1.4 passport " * 30
 

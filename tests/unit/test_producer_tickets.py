@@ -14,7 +14,7 @@ import requests
 from producer_lib.s3_staging import S3Stager
 from producer_lib.tickets import DeclaredFile, StagingTickets, TicketBatch, TicketError
 from schemas import FileFailureCode
-from tests.unit.engine_support import STAGE_PREFIX, Env, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import STAGE_PREFIX, Env, sha
 
 PDF = b"%PDF-1.4 passport scan " * 40
 SECRET = b"0123456789abcdef-test-secret"
