@@ -15,7 +15,7 @@ from consumer.backpressure import Slots
 from consumer.dispatch import Dispatcher, Policy
 from consumer.ledger import Ledger, State
 from consumer.metrics import Metrics
-from consumer.outputs import Source
+from consumer.outputs import RequestMessage
 from consumer.staging_cleanup import StagingCleanup
 from schemas import BlobRef, FileFailure, FileFailureCode, StoredObject
 from tests.unit.engine_support import Env
@@ -147,7 +147,7 @@ def test_only_stored_files_blobs_go_and_only_once_committed() -> None:
     dispatcher = Dispatcher(
         policy=POLICY,
         engine=_Engine(fail={"bad", "shared_bad"}),
-        ledger=ledger,
+        collector=ledger,
         slots=slots,
         metrics=Metrics(),
         wake=lambda: None,
@@ -166,7 +166,9 @@ def test_only_stored_files_blobs_go_and_only_once_committed() -> None:
         "created_at": "2026-11-28T12:00:00Z",
     }
     record = ledger.track("requests", 0, 1)
-    dispatcher.dispatch(record, Source("requests", 0, 1, b"k", json.dumps(request).encode(), []))
+    dispatcher.dispatch(
+        record, RequestMessage("requests", 0, 1, b"k", json.dumps(request).encode(), [])
+    )
     _until_done(record)
     assert consumed == []  # done, not committed
 
@@ -182,7 +184,7 @@ def test_a_dropped_record_consumes_nothing() -> None:
     dispatcher = Dispatcher(
         policy=POLICY,
         engine=_Engine(fail=set()),
-        ledger=ledger,
+        collector=ledger,
         slots=slots,
         metrics=Metrics(),
         wake=lambda: None,
@@ -196,7 +198,9 @@ def test_a_dropped_record_consumes_nothing() -> None:
         "created_at": "2026-11-28T12:00:00Z",
     }
     record = ledger.track("requests", 0, 1)
-    dispatcher.dispatch(record, Source("requests", 0, 1, b"k", json.dumps(request).encode(), []))
+    dispatcher.dispatch(
+        record, RequestMessage("requests", 0, 1, b"k", json.dumps(request).encode(), [])
+    )
     _until_done(record)
     ledger.drop([("requests", 0)])  # an aborted transaction, a revoke
     assert consumed == []
