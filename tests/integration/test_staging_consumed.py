@@ -153,7 +153,7 @@ def test_two_hundred_requests_then_replay_then_republish(
         assert republished["already_stored"] == ["passport", "selfie"]
     print(
         f"republished {len(succeeded)} succeeded requests: all succeeded, "
-        f"staging-bucket calls by the consumer: {dict(calls.counts) or 0}"
+        f"staging-bucket calls on the shared client since: {dict(calls.counts) or 0}"
     )
     assert calls.source_reads() == 0, calls.counts
 
