@@ -21,7 +21,9 @@ from consumer.kafka_io import KafkaIO, consumer_config, default_transactional_id
 from consumer.loop import ConsumerLoop
 from consumer.metrics import Metrics
 from consumer.settings import ConsumerSettings
+from consumer.staging_cleanup import StagingCleanup
 from kafka_config.connection import KafkaConnection
+from upload_engine.allowlist import Allowlist
 from upload_engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -88,12 +90,14 @@ def run(
         idle_s=settings.poll_idle_s,
         new_producer=new_producer,
     )
+    cleanup = staging_cleanup(settings, engine_settings, metrics, engine)
     loop = ConsumerLoop(
         settings=settings,
         policy=Policy.of(settings, engine_settings),
         io=io,
         engine=engine,
         metrics=metrics,
+        on_consumed=cleanup.committed if cleanup is not None else None,
     )
     server = (
         health.serve(metrics_host, settings.metrics_port, metrics.registry, lambda: loop.ready)
@@ -110,6 +114,8 @@ def run(
             txn_id,
         )
         loop.start()
+        if cleanup is not None:
+            cleanup.start()
         while not stop.is_set():
             loop.step()
         loop.drain(settings.drain_timeout_s)
@@ -118,11 +124,33 @@ def run(
         status = EXIT_FAILURE
     finally:
         loop.close()
+        if cleanup is not None:
+            cleanup.close()
         engine.close()
         if server is not None:
             server.stop(timeout=1)
         log.info("stopped", extra={"summary": metrics.summary()})
     return status
+
+
+def staging_cleanup(
+    settings: ConsumerSettings, engine_settings: EngineSettings, metrics: Metrics, engine: Engine
+) -> StagingCleanup | None:
+    """The deleter of consumed staged blobs, on the engine's S3 client (or a small one of
+    its own for another engine); None when turned off."""
+    from upload_engine import UploadEngine
+
+    if not settings.delete_staged_after_commit:
+        return None
+    allow = Allowlist.parse(engine_settings.staging_allowlist)
+    client = engine.client if isinstance(engine, UploadEngine) else None
+    if client is None and allow.s3_roots:
+        from upload_engine.s3_client import open_s3_client
+
+        client, _session = open_s3_client(engine_settings, max_pool_connections=4)
+    return StagingCleanup(
+        client=client, allowlist=allow, metrics=metrics, capacity=settings.staging_cleanup_queue
+    )
 
 
 def _on_error(loop: ConsumerLoop | None, err: KafkaError) -> None:

@@ -25,6 +25,7 @@ from consumer.outputs import Output, OutputKind, RequestMessage, dlq_output, res
 from consumer.results import rejected_result, result_for_request
 from consumer.settings import ConsumerSettings
 from schemas import (
+    BlobRef,
     FileFailure,
     FileFailureCode,
     RequestDecodeError,
@@ -173,8 +174,10 @@ class Dispatcher:
         slots: Slots,
         metrics: Metrics,
         wake: Callable[[], None],
+        on_consumed: Callable[[list[BlobRef]], None] | None = None,
     ) -> None:
         self._policy = policy
+        self._on_consumed = on_consumed
         self._engine = engine
         self._collector = collector
         self._slots = slots
@@ -240,6 +243,15 @@ class Dispatcher:
         result = result_for_request(accepted.request, bucket=accepted.job.bucket, outcome=outcome)
         status = result.status.value
         record.on_commit.append(lambda: self._count(outcome, status))
+        if self._on_consumed is not None:  # staged blobs of stored files, once committed
+            files = accepted.request.files
+            # A blob shared with a failed file stays: its replay needs it.
+            kept = {files[t].uri for t in outcome.failures if t in files}
+            consumed = [
+                files[t] for t in outcome.objects if t in files and files[t].uri not in kept
+            ]
+            on_consumed = self._on_consumed
+            record.on_commit.append(lambda: on_consumed(consumed))
         self._log_outcome(outcome, status, accepted.job.request_id)
         return [result_output(accepted.reply_topic, result, accepted.traceparent)]
 

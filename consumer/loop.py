@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gevent
@@ -34,6 +34,7 @@ from consumer.ledger import Ledger, PartitionKey
 from consumer.metrics import Metrics
 from consumer.partitions import Partitions
 from consumer.settings import ConsumerSettings
+from schemas import BlobRef
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class ConsumerLoop:
         io: KafkaIO,
         engine: Engine,
         metrics: Metrics,
+        on_consumed: Callable[[list[BlobRef]], None] | None = None,
     ) -> None:
         self._settings = settings
         self._io = io
@@ -76,6 +78,7 @@ class ConsumerLoop:
             slots=self._slots,
             metrics=metrics,
             wake=self._wake.set,
+            on_consumed=on_consumed,
         )
         self._draining = False
         self._closing = False

@@ -68,6 +68,16 @@ class Metrics:
             "upload_stream_transactions", "Transactions, by outcome.", ["outcome"], registry=r
         )
         self.commits = Counter("upload_stream_offset_commits", "Offset commits.", registry=r)
+        self.staged_deletes = Counter(
+            "upload_stream_staged_blob_deletes",
+            "Staged blobs of committed files: deleted, failed (left for the sweep), dropped "
+            "(cleanup queue full) or refused (outside the staging allow-list).",
+            ["outcome"],
+            registry=r,
+        )
+        self.staged_bytes_deleted = Counter(
+            "upload_stream_staged_bytes_deleted", "Bytes of staged blobs deleted.", registry=r
+        )
 
     def request_done(self, status: str, code: str = "") -> None:
         self.requests.labels(status=status, code=code).inc()
@@ -90,6 +100,12 @@ class Metrics:
     def offsets_committed(self) -> None:
         self.commits.inc()
         self.tally["commits"] += 1
+
+    def staged_delete(self, outcome: str, size: int = 0) -> None:
+        self.staged_deletes.labels(outcome=outcome).inc()
+        self.tally[f"staged_{outcome}"] += 1
+        if size:
+            self.staged_bytes_deleted.inc(size)
 
     def on_stats(self, raw: str) -> None:
         """librdkafka's statistics callback: consumer lag per assigned partition."""
@@ -119,5 +135,7 @@ class Metrics:
             "txn_aborted",
             "txn_producer_replaced",
             "commits",
+            "staged_deleted",
+            "staged_failed",
         )
         return {key: self.tally[key] for key in keys}

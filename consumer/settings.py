@@ -63,6 +63,18 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         ge=1,
         description="Requests being uploaded at once; when full, partitions are paused.",
     )
+    delete_staged_after_commit: bool = Field(
+        default=True,
+        description="Delete a file's staged blob once its result is committed (failed files "
+        "keep theirs for replay). A delete that fails is logged and counted; the sweep gets "
+        "it later.",
+    )
+    staging_cleanup_queue: int = Field(
+        default=10_000,
+        ge=1,
+        description="Staged blobs waiting to be deleted; when full, more are left for the sweep "
+        "(a result is never held back).",
+    )
     checkpoint_interval_s: float = Field(
         default=0.5,
         gt=0,

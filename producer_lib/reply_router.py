@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -49,7 +49,10 @@ class ReplyRouter:
         topic: str | None = None,
         fetch_wait_max_ms: int | None = None,
         start_timeout_s: float = 10.0,
+        on_result: Callable[[UploadResult], None] | None = None,
     ) -> None:
+        """`on_result`, when given, sees every result read (not only awaited ones), on
+        the router's thread: it must be quick and must not raise."""
         if fetch_wait_max_ms is None:  # None: the shared UPLOAD_STREAM_FETCH_WAIT_MAX_MS
             fetch_wait_max_ms = FetchWait().fetch_wait_max_ms
         config: dict[str, Any] = dict(kafka or KafkaConnection().librdkafka())
@@ -72,6 +75,7 @@ class ReplyRouter:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._failure: Exception | None = None
+        self._on_result = on_result
 
     @property
     def topic(self) -> str:
@@ -172,7 +176,11 @@ class ReplyRouter:
             return
         correlation_id = header(message.headers(), "correlation_id")
         with self._lock:
-            if correlation_id is not None and correlation_id not in self._waiters:
+            if (
+                self._on_result is None
+                and correlation_id is not None
+                and correlation_id not in self._waiters
+            ):
                 return
         try:
             result = decode_result(message.value())
@@ -185,6 +193,8 @@ class ReplyRouter:
                 exc,
             )
             return
+        if self._on_result is not None:
+            self._on_result(result)
         with self._lock:
             waiter = self._waiters.get(result.request_id)
             if waiter is not None and waiter.result is None:

@@ -88,6 +88,14 @@ class S3Stager:
         return f"s3://{self._bucket}/{self._prefix}"
 
     @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    @property
     def client(self) -> S3Client:
         if self._client is None:
             self._client = default_s3_client()

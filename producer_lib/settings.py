@@ -47,6 +47,19 @@ class ProducerSettings(RequestsTopic, ResultsTopic, FetchWait, StagingRoots):
         description="S3 staging: a blob is spooled in memory up to this size, then to a "
         "temporary file, so peak memory stays bounded whatever the file size.",
     )
+    ticket_expiry_s: int = Field(
+        default=900,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="Upload tickets (presigned POSTs): how long the browser may upload.",
+    )
+    ticket_submit_grace_s: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Upload tickets: how long after expiry the upload may still be "
+        "submitted (objects written after the expiry are refused).",
+    )
 
     @model_validator(mode="after")
     def _staging_default(self) -> ProducerSettings:

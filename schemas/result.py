@@ -112,7 +112,7 @@ def _additions_optional(schema: dict[str, Any]) -> None:
     schema["required"] = [name for name in schema.get("required", []) if name not in _ADDITIONS]
 
 
-_ADDITIONS = frozenset({"failed_sources"})
+_ADDITIONS = frozenset({"failed_sources", "already_stored"})
 
 
 class UploadResult(BaseModel):
@@ -160,6 +160,14 @@ class UploadResult(BaseModel):
         "that do not know it ignore it.",
     )
 
+    already_stored: list[Name] = Field(
+        default_factory=list,
+        description="Optional addition to v1: the file types in `urls` whose object was "
+        "already in the destination under its content-addressed key, verified by size and "
+        "sha256, so the staged blob was not read (a redelivery, a replay, or the same "
+        "document sent twice). Readers that do not know it ignore it.",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> UploadResult:
         if set(self.urls) != set(self.objects):
@@ -173,6 +181,8 @@ class UploadResult(BaseModel):
             raise ValueError("a rejected request has no per-file urls or failures")
         if not set(self.failed_sources) <= set(self.failures):
             raise ValueError("failed_sources may only name file types in failures")
+        if not set(self.already_stored) <= set(self.urls):
+            raise ValueError("already_stored may only name file types in urls")
         expected = status_for(
             uploaded=len(self.urls), failed=len(self.failures), rejected=self.error is not None
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from schemas import (
     StoredObject,
     destination_key,
 )
-from upload_engine.allowlist import Allowlist
+from upload_engine.allowlist import Allowlist, file_uri_path, split_s3_uri
 from upload_engine.classify import Side, classify, safe_repr
 from upload_engine.errors import EngineClosedError, FileError
 from upload_engine.fast_put import FastPut
@@ -36,6 +37,7 @@ from upload_engine.scheduling import PoolFactory, Scheduler, make_scheduler
 from upload_engine.settings import EngineSettings
 from upload_engine.sources import OpenedSource, open_file, open_local, open_s3
 from upload_engine.uploader import Destination, Uploader
+from upload_engine.verify import b64_of_hex
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,8 +87,9 @@ class UploadEngine:
             raise EngineClosedError("upload after close")
         started = datetime.now(UTC)
         done: dict[str, StoredObject | FileFailure] = {}
+        reused: set[str] = set()
         tasks = [
-            functools.partial(self._run_file, job, file_type, source, done)
+            functools.partial(self._run_file, job, file_type, source, done, reused)
             for file_type, source in job.files.items()
         ]
         self._scheduler.run_all(tasks, max(1, job.max_workers), pool_factory)
@@ -97,6 +100,7 @@ class UploadEngine:
         return UploadOutcome(
             objects={k: v for k, v in done.items() if isinstance(v, StoredObject)},
             failures={k: v for k, v in done.items() if isinstance(v, FileFailure)},
+            already_stored=frozenset(reused),
             started_at=started,
             finished_at=datetime.now(UTC),
         )
@@ -115,8 +119,14 @@ class UploadEngine:
         file_type: str,
         source: Source,
         done: dict[str, StoredObject | FileFailure],
+        reused: set[str],
     ) -> None:
         try:
+            stored = self._already_stored(job, file_type, source)
+            if stored is not None:
+                reused.add(file_type)
+                done[file_type] = stored
+                return
             done[file_type] = self.upload_one(job, file_type, source)
         except Exception as exc:
             failure = classify(exc, Side.SOURCE if isinstance(exc, OSError) else Side.DESTINATION)
@@ -151,6 +161,51 @@ class UploadEngine:
             return self._uploader.upload(opened, dest)
         finally:
             opened.close()
+
+    def _already_stored(
+        self, job: UploadJob, file_type: str, source: Source
+    ) -> StoredObject | None:
+        """The destination object, when its content-addressed key already holds exactly
+        the claimed bytes (size, and S3's stored full-object SHA-256); else None and the
+        file is uploaded as usual. Checked before the source is opened, so a staged blob
+        deleted after its result was committed is never needed again. The request's own
+        rules (content type, size limit, allow-list) still apply first."""
+        if (
+            not self.settings.reuse_stored_objects
+            or isinstance(source, LocalBlob)
+            or not content_type_allowed(source.content_type, self.settings.allowed_content_types)
+            or source.size > self.settings.max_file_bytes
+        ):
+            return None
+        if source.uri.startswith("s3://"):
+            self._allow.check_s3(*split_s3_uri(source.uri))
+        else:
+            self._allow.root_of(os.path.realpath(file_uri_path(source.uri)))
+        try:
+            key = destination_key(
+                file_category=job.file_category,
+                user_id=job.user_id,
+                file_type=file_type,
+                sha256=source.sha256,
+                filename=source.filename,
+                content_type=source.content_type,
+            )
+            head = self.client.head_object(Bucket=job.bucket, Key=key, ChecksumMode="ENABLED")
+        except Exception:  # absent, denied, unreachable: the usual path decides
+            return None
+        if int(head.get("ContentLength", -1)) != source.size or head.get(
+            "ChecksumSHA256"
+        ) != b64_of_hex(source.sha256):
+            return None
+        return StoredObject(
+            bucket=job.bucket,
+            key=key,
+            size=source.size,
+            sha256=source.sha256,
+            content_type=str(head.get("ContentType") or source.content_type),
+            etag=str(head.get("ETag", "")).strip('"'),
+            version_id=head.get("VersionId"),
+        )
 
     def _open(self, source: Source) -> OpenedSource:
         max_bytes = self.settings.max_file_bytes

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 # put_object parameters this path sends, and the header each one becomes.
 _HEADER_OF = {
     "ContentType": "Content-Type",
+    "ChecksumAlgorithm": "x-amz-sdk-checksum-algorithm",
     "ChecksumSHA256": "x-amz-checksum-sha256",
     "ServerSideEncryption": "x-amz-server-side-encryption",
     "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",

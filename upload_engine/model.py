@@ -48,5 +48,7 @@ class UploadOutcome:
 
     objects: dict[str, StoredObject] = field(default_factory=dict)
     failures: dict[str, FileFailure] = field(default_factory=dict)
+    # File types of `objects` found already stored (verified), their source never read.
+    already_stored: frozenset[str] = frozenset()
     started_at: datetime | None = None
     finished_at: datetime | None = None

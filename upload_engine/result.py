@@ -55,4 +55,5 @@ def result_from_outcome(
         finished_at=finished,
         duration_ms=duration_ms(started, finished),
         failed_sources=failed_sources,
+        already_stored=sorted(outcome.already_stored & set(outcome.objects)),
     )

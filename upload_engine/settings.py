@@ -146,6 +146,14 @@ class EngineSettings(StagingRoots, S3Addressing):
         "requests, or if botocore hooks or plugins of your own must see or change "
         "every PutObject.",
     )
+    reuse_stored_objects: bool = Field(
+        default=True,
+        description="Before reading a staged blob, HEAD its destination key: an object "
+        "already there with the claimed size and SHA-256 (its stored full-object checksum) "
+        "is the file, so it succeeds without reading the source (listed in the result's "
+        "`already_stored`). Keeps a redelivered or replayed request a success after its "
+        "staged blobs were deleted. Costs one HEAD per staged file.",
+    )
     executor: Literal["auto", "gevent", "threads"] = Field(
         default="auto",
         description="How files run concurrently: greenlets (needs gevent monkey-patching), "

@@ -122,6 +122,9 @@ class Uploader:
             "Key": dest.key,
             "Body": data,
             "ContentType": dest.content_type,
+            # Named too (x-amz-sdk-checksum-algorithm), as the SDKs do: some endpoints (moto)
+            # store the checksum only then, and `reuse_stored_objects` needs it stored.
+            "ChecksumAlgorithm": "SHA256",
             "ChecksumSHA256": b64_of_hex(source.sha256),
             **self._sse,
         }

@@ -1,4 +1,5 @@
-"""`X-User: 123` authenticates as a user whose pk is 123 (tests only)."""
+"""`X-User: 123` (or, for the browser test, a `test_user=123` cookie) authenticates as a
+user whose pk is 123 (tests only)."""
 
 from __future__ import annotations
 
@@ -16,5 +17,5 @@ class HeaderUser:
 
 class HeaderUserAuthentication(BaseAuthentication):
     def authenticate(self, request: Any) -> tuple[HeaderUser, None] | None:
-        value = request.META.get("HTTP_X_USER")
+        value = request.META.get("HTTP_X_USER") or request.COOKIES.get("test_user")
         return (HeaderUser(pk=int(value)), None) if value else None

@@ -6,10 +6,11 @@ logged-in user.
 
 SECRET_KEY = "test-only-not-secret"
 DEBUG = False
-ALLOWED_HOSTS = ["testserver"]
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 ROOT_URLCONF = "tests.django_project.urls"
 INSTALLED_APPS = ["rest_framework"]
-MIDDLEWARE: list[str] = []
+# Sets the CSRF cookie the upload page sends back (the upload views check it themselves).
+MIDDLEWARE = ["django.middleware.csrf.CsrfViewMiddleware"]
 DATABASES: dict[str, dict[str, str]] = {}
 USE_TZ = True
 REST_FRAMEWORK = {

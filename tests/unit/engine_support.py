@@ -83,6 +83,9 @@ class Env:
             "retry_max_attempts": 3,
             "retry_base_delay_s": 0.001,
             "retry_max_delay_s": 0.002,
+            # Its destination HEAD would take failures these tests inject into the source's
+            # HEAD; test_engine_reuse.py turns it on.
+            "reuse_stored_objects": False,
         }
         values.update(overrides)
         return EngineSettings(**values)

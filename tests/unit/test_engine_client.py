@@ -74,10 +74,10 @@ def test_over_https_the_body_is_hashed_once_and_bound_by_the_signed_sha256(
     assert headers["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
     assert headers["x-amz-checksum-sha256"] == b64_of_hex(sha(DATA))
     assert "x-amz-checksum-sha256" in signed_headers(headers)
-    # Our SHA-256 is the only checksum: botocore adds no CRC32 and no MD5 of its own.
-    assert not {"Content-MD5", "x-amz-checksum-crc32", "x-amz-sdk-checksum-algorithm"} & set(
-        headers
-    )
+    # Our SHA-256 is the only checksum: botocore adds no CRC32 and no MD5 of its own; the
+    # algorithm is named (so every endpoint stores the checksum), no other value computed.
+    assert not {"Content-MD5", "x-amz-checksum-crc32"} & set(headers)
+    assert headers["x-amz-sdk-checksum-algorithm"] == "SHA256"
     assert "Expect" not in headers
 
 

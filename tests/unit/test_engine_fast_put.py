@@ -209,6 +209,7 @@ def test_signature_equals_botocore_signers(
             "x-amz-content-sha256",
             "x-amz-date",
             "x-amz-checksum-sha256",
+            "x-amz-sdk-checksum-algorithm",
         }
         assert set(signed_names(request)) == base | expected
         # A signed payload: the body's own SHA-256 (which S3 checks), on HTTP and HTTPS.

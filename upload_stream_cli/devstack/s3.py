@@ -75,6 +75,47 @@ def create_buckets(endpoint: str, names: Iterable[str], *, fake_credentials: boo
         client.close()
 
 
+def staging_bucket_rules(
+    client: S3Client,
+    bucket: str,
+    *,
+    prefix: str = "",
+    allowed_origins: Iterable[str] = ("*",),
+    expire_days: int = 7,
+) -> None:
+    """CORS for browser uploads (presigned POSTs from the web app's pages) and a lifecycle
+    rule that expires staged blobs and incomplete multipart uploads after `expire_days`:
+    the backstop behind the consumer's deletes and `upload-stream staging sweep`."""
+    client.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["POST"],
+                    "AllowedOrigins": list(allowed_origins),
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
+    client.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "upload-stream-staging-expiry",
+                    "Filter": {"Prefix": prefix},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": expire_days},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": expire_days},
+                }
+            ]
+        },
+    )
+
+
 class MotoS3Server(ChildProcessService):
     """moto's S3 on `http://127.0.0.1:PORT`, in a child process that dies with this one.
 

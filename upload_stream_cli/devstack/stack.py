@@ -25,7 +25,13 @@ from kafka_config.topics import DlqTopic, RequestsTopic, ResultsTopic
 from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
 from upload_stream_cli.devstack.lifecycle import Service
-from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
+from upload_stream_cli.devstack.s3 import (
+    FAKE_AWS_ENV,
+    MotoS3Server,
+    create_buckets,
+    s3_client,
+    staging_bucket_rules,
+)
 from upload_stream_cli.devstack.settings import DevStackSettings
 from upload_stream_cli.devstack.versitygw import VersityGwServer
 
@@ -237,9 +243,17 @@ class Stack(Service):
         buckets: Iterable[str] = DEFAULT_BUCKETS,
         partitions: int = DEFAULT_PARTITIONS,
     ) -> None:
-        """Create the topics and buckets (existing ones are kept)."""
+        """Create the topics and buckets (existing ones are kept); the staging bucket gets
+        CORS for browser uploads and its expiry rule."""
+        buckets = tuple(buckets)
         create_topics(self.bootstrap_servers, topics, partitions)
         create_buckets(self.s3_endpoint, buckets, fake_credentials=self.fake_credentials)
+        if STAGING_BUCKET in buckets:
+            client = s3_client(self.s3_endpoint, fake_credentials=self.fake_credentials)
+            try:
+                staging_bucket_rules(client, STAGING_BUCKET)
+            finally:
+                client.close()
 
     def close(self) -> None:
         """Stop whatever this stack started (broker first: clients notice S3 last)."""

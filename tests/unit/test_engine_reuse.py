@@ -1,0 +1,107 @@
+"""Idempotent after cleanup: a destination key that already holds the claimed bytes makes
+the file succeed without the source being read (redelivery, replay, the same document
+sent twice), and nothing else does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from schemas import FileFailureCode as C
+from tests.unit.engine_support import (
+    Env,
+    sha,
+)
+
+DATA = b"%PDF-1.4 a passport, uploaded once " * 20
+SOURCE_READS = ("get_object", "copy_object", "put_object", "upload_part")
+
+
+def _delete_staged(env: Env, uri: str) -> None:
+    if uri.startswith("file://"):
+        os.unlink(uri.removeprefix("file://"))
+    else:
+        env.client.delete_object(Bucket=env.stage, Key=uri.split("/", 3)[3])
+
+
+@pytest.mark.parametrize("where", ["s3", "file"])
+def test_after_the_staged_blob_is_deleted_the_request_still_succeeds_unread(
+    env: Env, where: str
+) -> None:
+    ref = env.stage_s3("a", DATA) if where == "s3" else env.stage_file("a.pdf", DATA)
+    first = env.engine(reuse_stored_objects=True).upload(env.job({"passport": ref}))
+    assert first.failures == {} and first.already_stored == frozenset()
+    _delete_staged(env, ref.uri)
+    flaky = env.flaky()
+
+    again = env.engine(client=flaky, reuse_stored_objects=True).upload(env.job({"passport": ref}))
+
+    assert again.failures == {}
+    assert again.already_stored == {"passport"}
+    assert again.objects["passport"].key == first.objects["passport"].key
+    assert again.objects["passport"].etag == first.objects["passport"].etag
+    assert flaky.calls.get("head_object") == 1  # the destination's, not the source's
+    assert not any(flaky.calls.get(name) for name in SOURCE_READS)
+
+
+def test_the_same_document_sent_twice_is_not_uploaded_twice(env: Env) -> None:
+    env.engine(reuse_stored_objects=True).upload(env.job({"passport": env.stage_s3("a", DATA)}))
+    second = env.stage_s3("b", DATA)  # a fresh staged copy of the same bytes
+    flaky = env.flaky()
+
+    outcome = env.engine(client=flaky, reuse_stored_objects=True).upload(
+        env.job({"passport": second})
+    )
+
+    assert outcome.already_stored == {"passport"}
+    assert not any(flaky.calls.get(name) for name in SOURCE_READS)
+
+
+def test_an_object_with_other_bytes_under_the_key_is_not_taken_for_ours(env: Env) -> None:
+    ref = env.stage_s3("a", DATA)
+    key = f"kyc/user_u1/passport/{sha(DATA)}.pdf"
+    env.client.put_object(Bucket=env.dest, Key=key, Body=b"someone else's bytes")
+
+    outcome = env.engine(reuse_stored_objects=True).upload(env.job({"passport": ref}))
+
+    assert outcome.already_stored == frozenset()
+    assert outcome.failures == {}
+    assert env.body(key) == DATA  # uploaded properly over it
+
+
+def test_an_object_without_a_stored_sha256_is_not_taken_for_ours(env: Env) -> None:
+    ref = env.stage_s3("a", DATA)
+    key = f"kyc/user_u1/passport/{sha(DATA)}.pdf"
+    env.client.put_object(Bucket=env.dest, Key=key, Body=DATA)  # same bytes, no checksum
+    _delete_staged(env, ref.uri)
+
+    outcome = env.engine(reuse_stored_objects=True).upload(env.job({"passport": ref}))
+
+    assert outcome.failures["passport"].code is C.SOURCE_NOT_FOUND
+
+
+def test_turned_off_the_source_is_needed_again(env: Env) -> None:
+    ref = env.stage_s3("a", DATA)
+    env.engine(reuse_stored_objects=True).upload(env.job({"passport": ref}))
+    _delete_staged(env, ref.uri)
+
+    outcome = env.engine(reuse_stored_objects=False).upload(env.job({"passport": ref}))
+
+    assert outcome.failures["passport"].code is C.SOURCE_NOT_FOUND
+
+
+def test_the_requests_rules_still_apply_first(env: Env, tmp_path: Path) -> None:
+    ref = env.stage_s3("a", DATA)
+    env.engine(reuse_stored_objects=True).upload(env.job({"passport": ref}))
+
+    refused_type = env.engine(reuse_stored_objects=True, allowed_content_types=["image/*"]).upload(
+        env.job({"passport": ref})
+    )
+    assert refused_type.failures["passport"].code is C.CONTENT_TYPE_NOT_ALLOWED
+
+    outside = ref.model_copy(update={"uri": f"s3://{env.stage}/elsewhere/a"})
+    refused_source = env.engine(reuse_stored_objects=True).upload(env.job({"passport": outside}))
+    assert refused_source.failures["passport"].code is C.SOURCE_NOT_ALLOWED
+    assert refused_source.already_stored == frozenset()
