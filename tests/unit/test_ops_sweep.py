@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from producer_lib.dir_staging import DirStager
 from producer_lib.s3_staging import S3Stager
 from tests.unit.engine_support import STAGE_PREFIX, Env
 from upload_stream_cli.main import run
+from upload_stream_cli.ops import filters
 
 OLD = b"an old staged blob"
 
@@ -34,6 +37,9 @@ def staged(env: Env, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for path in (Path(old_file.uri.removeprefix("file://")), temp):
         os.utime(path, (past, past))
     time.sleep(1.2)
+    # Ages count from this instant, not from when the sweep runs: on a loaded machine the
+    # "new" blobs could otherwise be more than a second old by then.
+    monkeypatch.setattr(filters, "parse_time", partial(filters.parse_time, now=datetime.now(UTC)))
     new_s3, new_file = s3.stage(b"a new blob"), directory.stage(b"a new blob")
     monkeypatch.setenv(
         "UPLOAD_STREAM_STAGING_ALLOWLIST", f"s3://{env.stage}/{STAGE_PREFIX},{directory.root}"
