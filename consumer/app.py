@@ -117,7 +117,7 @@ def run(
         )
         io.preflight(PREFLIGHT_TIMEOUT_S)
         outputs = [settings.results_topic, settings.dlq_topic, *settings.allowed_reply_topics]
-        io.check_topics([settings.requests_topic, *outputs], PREFLIGHT_TIMEOUT_S)
+        io.check_topics([settings.requests_topic], outputs, PREFLIGHT_TIMEOUT_S)
         loop.start()
         while not stop.is_set():
             loop.step()

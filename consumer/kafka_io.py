@@ -190,18 +190,20 @@ class KafkaIO:
         except KafkaException:
             return False
 
-    def check_topics(self, topics: Iterable[str], timeout_s: float) -> None:
+    def check_topics(self, reads: Iterable[str], writes: Iterable[str], timeout_s: float) -> None:
         """Every topic we read or write exists and may be described: else exit now, not
-        after the first request was uploaded."""
+        after the first request was uploaded (Read and Write both imply Describe)."""
         metadata = offload(self.producer.list_topics, None, timeout_s)
-        for topic in dict.fromkeys(topics):
+        wanted = {**dict.fromkeys(writes, "Write"), **dict.fromkeys(reads, "Read")}
+        for topic, operation in wanted.items():
             found = metadata.topics.get(topic)
             if found is None:
                 raise FatalKafkaError(f"topic {topic} does not exist")
-            if found.error is not None:
-                self.fail(found.error, topic=topic)
-                self._raise_failure()
-                raise FatalKafkaError(f"topic {topic}: {found.error.str()}")
+            if found.error is None:
+                continue
+            if found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                raise FatalKafkaError(f"not authorized: missing {operation} on topic {topic}")
+            raise FatalKafkaError(f"topic {topic}: {found.error.str()}")
 
     def replace_producer(self, stuck: StuckCallError) -> None:
         """Swap the producer blocked in `stuck`'s call for a new one (not yet initialised).
