@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from gevent.event import Event
 
 from consumer import health
@@ -123,7 +123,11 @@ def run(
             loop.step()
         loop.drain(settings.drain_timeout_s)
     except FatalKafkaError as exc:
-        log.error("fatal Kafka error, exiting for a restart: %s", exc)
+        # Said with the permission or setting to fix where kafka_faults knows it.
+        cause = exc.__cause__
+        if isinstance(cause, KafkaException) and isinstance(cause.args[0], KafkaError):
+            io.fail(cause.args[0])
+        log.error("fatal Kafka error, exiting for a restart: %s", io.failure or exc)
         status = EXIT_FAILURE
     finally:
         loop.close()
@@ -151,9 +155,9 @@ def _serve_health(
 
 
 def _on_error(loop: ConsumerLoop | None, io: KafkaIO | None, err: KafkaError) -> None:
-    # An error no retry fixes (kafka_faults) ends the process at the loop's next step.
+    # An error no retry fixes (kafka_faults) ends the process at the loop's next step,
+    # which logs it once.
     if io is not None and io.fail(err):
-        log.error("kafka: %s", io.failure)
         return
     if loop is not None:
         loop.on_error(err)

@@ -134,6 +134,7 @@ class Checkpoint:
                 self._blocking(producer.commit_transaction)
             except AbortRequired as exc:
                 self._abort(offsets, exc)
+                self._raise_if_unfixable(exc, records)
                 return 0
         except StuckCallError as exc:
             self._replace_producer(exc)
@@ -142,6 +143,15 @@ class Checkpoint:
         self._metrics.transaction("committed")
         self._metrics.offsets_committed()
         return len(records)
+
+    def _raise_if_unfixable(self, abort: AbortRequired, records: list[Record]) -> None:
+        """An abort no retry can fix (no Write ACL on a topic, a topic gone: kafka_faults)
+        ends the process, instead of rewinding and uploading the same requests for ever."""
+        cause = abort.__cause__
+        err = _kafka_error(cause) if isinstance(cause, KafkaException) else None
+        topics = " or ".join(sorted({o.topic for r in records for o in r.outputs}))
+        if err is not None and self._io.fail(err, topic=topics) and self._io.failure:
+            raise self._io.failure from cause
 
     def _abort(self, offsets: dict[PartitionKey, int], cause: Exception) -> None:
         log.warning("aborting transaction: %s", cause)

@@ -166,23 +166,20 @@ class KafkaIO:
             raise self.failure
 
     def preflight(self, timeout_s: float) -> None:
-        """Before anything waits on the brokers: one metadata round trip, serving both
-        handles' callbacks (errors, librdkafka's log lines) every 0.2 s meanwhile, so a
-        wrong password or certificate ends start-up in seconds, saying so, instead of a
-        transactional call timing out a minute later with the cause lost."""
+        """Before anything waits on the brokers: metadata round trips of at most a second
+        each, serving both handles' callbacks (errors, librdkafka's log lines) between, so
+        a wrong password or certificate ends start-up in seconds, saying so, instead of a
+        transactional call timing out a minute later with the cause lost. (Short slices:
+        a call still running in a thread would hold up closing the handle.)"""
         deadline = time.monotonic() + timeout_s
-        pending = gevent.get_hub().threadpool.spawn(self._metadata, timeout_s)
-        while not pending.ready():
+        while True:
+            answered = offload(self._metadata, 1.0)
             self.producer.poll(0)
-            self.consumer.consume(num_messages=1, timeout=0)  # nothing assigned yet
-            self._raise_failure()
+            self.fetch(1)  # nothing assigned yet: errors only (a group ACL missing)
+            if answered:
+                return
             if time.monotonic() > deadline:
-                break
-            gevent.sleep(0.2)
-        self.producer.poll(0)
-        self._raise_failure()
-        if not pending.ready() or not pending.get():
-            raise FatalKafkaError(f"no broker answered within {timeout_s:g} s")
+                raise FatalKafkaError(f"no broker answered within {timeout_s:g} s")
 
     def _metadata(self, timeout_s: float) -> bool:
         try:
@@ -193,14 +190,17 @@ class KafkaIO:
     def check_topics(self, reads: Iterable[str], writes: Iterable[str], timeout_s: float) -> None:
         """Every topic we read or write exists and may be described: else exit now, not
         after the first request was uploaded (Read and Write both imply Describe)."""
-        metadata = offload(self.producer.list_topics, None, timeout_s)
         wanted = {**dict.fromkeys(writes, "Write"), **dict.fromkeys(reads, "Read")}
         for topic, operation in wanted.items():
-            found = metadata.topics.get(topic)
+            # One topic per request: a listing of all topics silently omits those we may
+            # not describe, where a request naming it answers TOPIC_AUTHORIZATION_FAILED.
+            found = offload(self.producer.list_topics, topic, timeout_s).topics.get(topic)
             if found is None:
                 raise FatalKafkaError(f"topic {topic} does not exist")
             if found.error is None:
                 continue
+            if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise FatalKafkaError(f"topic {topic} does not exist")
             if found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise FatalKafkaError(f"not authorized: missing {operation} on topic {topic}")
             raise FatalKafkaError(f"topic {topic}: {found.error.str()}")

@@ -167,8 +167,8 @@ class ConsumerLoop:
                 self._io.flush(_FLUSH_TIMEOUT_S)
             # Bounded: after a wedged transactional call, close() could wait for good.
             offload(self._io.producer.close, deadline_s=_CLOSE_DEADLINE_S)
-        except Exception:  # shutting down anyway; the summary line must still be written
-            log.exception("closing the Kafka handles failed")
+        except Exception as exc:  # shutting down anyway; the summary line must still be written
+            log.warning("closing the Kafka handles failed: %s", exc)
 
     def _accept(self, message: Message) -> None:
         err = message.error()
