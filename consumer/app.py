@@ -19,7 +19,7 @@ from gevent.event import Event
 from consumer import health
 from consumer.dispatch import Engine, Policy
 from consumer.errors import ConfigurationError, FatalKafkaError
-from consumer.kafka_faults import Context
+from consumer.kafka_faults import ABOUT_A_TOPIC, Context
 from consumer.kafka_io import KafkaIO, consumer_config, default_transactional_id, producer_config
 from consumer.loop import ConsumerLoop
 from consumer.metrics import Metrics
@@ -123,11 +123,7 @@ def run(
             loop.step()
         loop.drain(settings.drain_timeout_s)
     except FatalKafkaError as exc:
-        # Said with the permission or setting to fix where kafka_faults knows it.
-        cause = exc.__cause__
-        if isinstance(cause, KafkaException) and isinstance(cause.args[0], KafkaError):
-            io.fail(cause.args[0])
-        log.error("fatal Kafka error, exiting for a restart: %s", io.failure or exc)
+        log.error("fatal Kafka error, exiting for a restart: %s", _explained(io, exc))
         status = EXIT_FAILURE
     finally:
         loop.close()
@@ -136,6 +132,18 @@ def run(
             server.stop(timeout=1)
         log.info("stopped", extra={"summary": metrics.summary()})
     return status
+
+
+def _explained(io: KafkaIO, exc: FatalKafkaError) -> FatalKafkaError:
+    """The error with the permission or setting to fix, where kafka_faults knows it (an
+    `init_transactions` refused for the transactional id, say)."""
+    if io.failure is not None:
+        return io.failure
+    cause = exc.__cause__
+    err = cause.args[0] if isinstance(cause, KafkaException) and cause.args else None
+    if isinstance(err, KafkaError) and err.code() not in ABOUT_A_TOPIC and io.fail(err):
+        return io.failure or exc
+    return exc
 
 
 def _serve_health(

@@ -43,6 +43,7 @@ import gevent
 from confluent_kafka import KafkaError, KafkaException
 
 from consumer.errors import FatalKafkaError, StuckCallError
+from consumer.kafka_faults import UNNAMED, fatal_reason
 from consumer.kafka_io import KafkaIO, offload
 from consumer.ledger import Ledger, PartitionKey, Record, State
 from consumer.metrics import Metrics
@@ -150,8 +151,9 @@ class Checkpoint:
         cause = abort.__cause__
         err = _kafka_error(cause) if isinstance(cause, KafkaException) else None
         topics = " or ".join(sorted({o.topic for r in records for o in r.outputs}))
-        if err is not None and self._io.fail(err, topic=topics) and self._io.failure:
-            raise self._io.failure from cause
+        reason = fatal_reason(err, UNNAMED, topic=topics) if err is not None else None
+        if reason is not None:
+            raise FatalKafkaError(reason) from cause
 
     def _abort(self, offsets: dict[PartitionKey, int], cause: Exception) -> None:
         log.warning("aborting transaction: %s", cause)

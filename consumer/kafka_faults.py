@@ -14,6 +14,8 @@ from confluent_kafka import KafkaError
 
 AUTHENTICATION = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED})
 _MISSING_TOPIC = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
+#: Errors whose message needs the topic they were about.
+ABOUT_A_TOPIC = _MISSING_TOPIC | {KafkaError.TOPIC_AUTHORIZATION_FAILED}
 FATAL_FOR_US = (
     AUTHENTICATION
     | _MISSING_TOPIC
@@ -36,6 +38,10 @@ class Context:
     group_id: str
     transactional_id: str | None
     requests_topic: str
+
+
+#: For code that does not know the names (the checkpoint): the messages stay true.
+UNNAMED = Context("(the consumer group)", "(this transactional id)", "(the requests topic)")
 
 
 def fatal_reason(  # noqa: PLR0911  (one answer per kind of error)

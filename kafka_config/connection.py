@@ -49,7 +49,8 @@ def librdkafka_key(variable: str) -> str:
 
 def variable_name(key: str) -> str:
     """The inverse: `ssl.key.location` -> `KAFKA_SSL_KEY_LOCATION`."""
-    return PREFIX + key.replace("-", "___").replace("_", "__").replace(".", "_").upper()
+    name = key.replace("_", "\1").replace("-", "\0").replace(".", "_")
+    return PREFIX + name.replace("\1", "__").replace("\0", "___").upper()
 
 
 def is_secret(key: str) -> bool:
