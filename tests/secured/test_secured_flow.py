@@ -33,14 +33,20 @@ def _document(tmp_path: Path, name: str, data: bytes) -> Path:
 def test_submit_wait_results_and_dlq_each_with_its_own_acls(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    consumer = deployment.start_consumer(deployment.role_env("consumer"))
+    consumer = deployment.start_consumer(
+        deployment.role_env(
+            "consumer", UPLOAD_STREAM_LOG_LEVEL="DEBUG", KAFKA_DEBUG="security,broker,protocol"
+        )
+    )
     consumer.wait_for("assigned", timeout=45)
     passport = _document(tmp_path, "scan.pdf", b"%PDF-1.7 secured passport")
+    outputs: list[str] = []
 
     submitted = deployment.cli(
         deployment.role_env("producer"), "submit", "7", f"passport={passport}", "--wait", "--json"
     )
     assert submitted.status == 0, submitted.stderr
+    outputs += [submitted.stdout, submitted.stderr]
     result = json.loads(submitted.stdout)
     assert result["status"] == "succeeded"
 
@@ -50,6 +56,7 @@ def test_submit_wait_results_and_dlq_each_with_its_own_acls(
             "results", "--from-beginning", "--json", "--request-id", result["request_id"],
         )  # fmt: skip
         assert found.status == 0, found.stderr
+        outputs += [found.stdout, found.stderr]
         assert [json.loads(line)["request_id"] for line in found.stdout.splitlines()] == [
             result["request_id"]
         ]
@@ -58,6 +65,16 @@ def test_submit_wait_results_and_dlq_each_with_its_own_acls(
     listed = deployment.cli(deployment.role_env("ops"), "dlq", "list")
     assert listed.status == 0, listed.stderr
     assert consumer.stop() == 0
+    # No credential in any output, the consumer's DEBUG log included (the secrets test,
+    # on the secured stack).
+    outputs += [listed.stdout, listed.stderr, consumer.log.read_text()]
+    assert len(outputs[-1].splitlines()) > 20
+    leaked = [
+        user
+        for user, password in deployment.broker.passwords.items()
+        if any(password in text for text in outputs)
+    ]
+    assert leaked == []
 
 
 def test_replay_from_results_with_ops_acls_alone(deployment: Deployment, tmp_path: Path) -> None:
