@@ -20,6 +20,12 @@ from upload_stream_cli.devstack.acls import Rule, role_rules
 EXIT_FAILURE, EXIT_USAGE = 1, 2
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _report(case: str, status: int, seconds: float, message: str) -> None:
     path = os.environ.get("UPLOAD_STREAM_SECURED_REPORT")
     if path:
@@ -75,8 +81,9 @@ def test_consumer_missing_one_acl_exits_1_naming_it(
     assert deployment.broker.passwords[user] not in consumer.log.read_text()
 
 
+@pytest.mark.parametrize("guarantee", ["exactly_once", "at_least_once"])
 def test_consumer_that_cannot_write_dead_letters_exits_instead_of_looping(
-    deployment: Deployment,
+    deployment: Deployment, guarantee: str
 ) -> None:
     """Describe on the DLQ (so start-up passes) but no Write: the first dead letter ends it."""
     names = deployment.names
@@ -84,7 +91,12 @@ def test_consumer_that_cannot_write_dead_letters_exits_instead_of_looping(
     user = deployment.user_without("consumer", dlq_write)
     deployment.broker.grant(user, [Rule("topic", names.dlq, "read")])  # Describe via Read
     consumer = deployment.start_consumer(
-        deployment.role_env("consumer", **deployment.broker.client_env(user))
+        deployment.role_env(
+            "consumer",
+            UPLOAD_STREAM_PROCESSING_GUARANTEE=guarantee,
+            UPLOAD_STREAM_METRICS_PORT=str(_free_port()),
+            **deployment.broker.client_env(user),
+        )
     )
     consumer.wait_for("assigned", timeout=45)
     from confluent_kafka import Producer
@@ -94,13 +106,15 @@ def test_consumer_that_cannot_write_dead_letters_exits_instead_of_looping(
     assert producer.flush(30) == 0
     status, seconds = consumer.wait_exit(timeout=60)
     line = _fatal_line(consumer.lines())
-    _report("consumer, DLQ not writable (Describe only)", status, seconds, line)
+    _report(f"consumer ({guarantee}), DLQ not writable", status, seconds, line)
     assert status == EXIT_FAILURE
     assert f"missing Write on topic {names.dlq}" in line
     # Bounded: librdkafka may first answer a generic _STATE for the failed transaction
     # (measured: 2 such aborts, then the authorization error), never a loop.
     aborted = [m for m in consumer.lines() if "aborting transaction" in str(m.get("msg"))]
-    assert 1 <= len(aborted) <= 10
+    assert len(aborted) <= 10
+    redone = [m for m in consumer.lines() if m.get("code") == "invalid_json"]
+    assert 1 <= len(redone) <= 10
     assert seconds < 30
 
 
