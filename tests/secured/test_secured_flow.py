@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 
 from tests.secured.conftest import Deployment
+from upload_stream_cli.devstack.acls import Rule
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV
 
 
@@ -92,6 +93,16 @@ def test_replay_from_results_with_ops_acls_alone(deployment: Deployment, tmp_pat
     assert json.loads(failed.stdout)["status"] == "failed", failed.stderr
 
     s3.create_bucket(Bucket=late)  # type: ignore[attr-defined]
+    # Without Write on the requests topic, replay says so and exits 1.
+    write = Rule("topic", deployment.names.requests, "write")
+    no_write = deployment.user_without("ops", write)
+    refused = deployment.cli(
+        deployment.role_env("ops", **deployment.broker.client_env(no_write)),
+        "replay", "--from", "results", "--code", "destination_not_found",
+    )  # fmt: skip
+    assert refused.status == 1, refused.stderr
+    assert f"missing Write on topic {deployment.names.requests}" in (refused.stderr)
+    assert "Traceback" not in refused.stderr
     replayed = deployment.cli(
         deployment.role_env("ops"), "replay", "--from", "results",
         "--code", "destination_not_found", "--json",
