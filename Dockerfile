@@ -3,6 +3,8 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
+COPY upload_engine ./upload_engine
+COPY kafka_config ./kafka_config
 COPY consumer ./consumer
 COPY producer_lib ./producer_lib
 COPY upload_stream_cli ./upload_stream_cli

@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test unit integration lint demo bench soak dev clean
+.PHONY: install test unit integration strict-s3 lint demo bench soak dev settings-table clean
 
 install: $(STAMP)
 
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## the README's "test it" command: lint, then unit and integration tests against a real stack
+## the README's "test it" command: lint, then unit and integration tests against a real stack,
+## then the S3-facing integration tests again against versitygw (a strict S3 server)
 test: install lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory strict-s3
+
+strict-s3: install
+	UPLOAD_STREAM_S3_SERVER=versitygw $(BIN)/python -m pytest -m strict_s3 tests/integration
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
@@ -26,10 +31,16 @@ unit: install
 integration: install
 	$(BIN)/python -m pytest tests/integration
 
+## helm lint/template of the chart, promtool check/test of the rules and the dashboard's queries
+.PHONY: deploy-check
+deploy-check: install
+	$(BIN)/python -m pytest -q tests/unit/test_deploy_helm.py tests/unit/test_deploy_prometheus_rules.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## the README's "run it" command
 demo: install
@@ -44,5 +55,9 @@ soak: install
 dev: install
 	$(BIN)/upload-stream dev
 
+## rewrite the README's configuration table from the settings classes
+settings-table: install
+	$(BIN)/python -m upload_stream_cli.settings_table --write
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

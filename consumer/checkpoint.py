@@ -1,9 +1,12 @@
-"""`Checkpoint`: the one class that commits.
+"""`Checkpoint`: the one owner of "outputs -> broker -> offsets", for both guarantees.
 
-A checkpoint covers, per partition, the leading run of finished records in the ledger
-(requests finish out of order; an offset commit must not skip an unfinished one).
+It collects each finished record's outputs (its result, its dead letter), produces them,
+and commits offsets. A checkpoint covers, per partition, the leading run of finished
+records in the ledger (requests finish out of order; an offset commit must not skip an
+unfinished one). The loop only says when: `publish` each step, `commit` when `due`, and
+`commit(final=True)` on revoke and at shutdown.
 
-exactly_once, one Kafka transaction per checkpoint:
+exactly_once, one Kafka transaction per checkpoint (`_transaction`):
   1. pick the leading DONE records of each partition;
   2. begin a transaction and produce their results and dead letters into it;
   3. send their offsets (last + 1) to the transaction with the group's metadata;
@@ -14,15 +17,16 @@ transaction as the offset that covers its request, or a crash between the two wo
 publish it twice. The price: a result becomes visible once every earlier request of its
 partition has finished too (uploads themselves still run concurrently).
 
-at_least_once: the loop produces each result as soon as it is ready; the checkpoint commits
-(asynchronously, synchronously on revoke) the leading run of records whose deliveries the
-broker acknowledged.
+at_least_once: `publish` produces each record's outputs as soon as it is ready, and
+`consumer.deliveries` marks the record PUBLISHED once the broker acknowledged every one of
+them; a commit covers the leading run of PUBLISHED records (asynchronously; `final`
+first waits for outstanding acknowledgements, then commits synchronously).
 
-Transaction errors follow librdkafka's classes: retriable -> retry the same call until
-`retry_timeout_s`; abortable -> abort, drop the partitions' records and seek them back to
-the last committed offset, so they are reprocessed (uploads are idempotent:
-content-addressed keys); fatal -> `FatalKafkaError`, the process exits non-zero. A retry
-is only started once a broker answers again.
+Transaction errors (`consumer.transactions`): retriable -> retried; abortable -> abort,
+drop the partitions' records and seek them back to the last committed offset, so they are
+reprocessed (uploads are idempotent: content-addressed keys); fatal -> `FatalKafkaError`.
+An output that no retry can write (no ACL, topic missing, too large) raises
+`OutputWriteError`, in both guarantees, instead of aborting and rewinding for ever.
 
 A transactional call still blocked well past its own timeout (librdkafka #5456, after a
 broker outage) wedges its producer for good. Recovery, in-process: a new producer with the
@@ -36,32 +40,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from functools import partial
 
-import gevent
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message
 
-from consumer.errors import FatalKafkaError, StuckCallError
-from consumer.kafka_faults import UNNAMED, fatal_reason
+from consumer.deliveries import Deliveries
+from consumer.errors import FatalKafkaError, OutputWriteError, StuckCallError
 from consumer.kafka_io import KafkaIO, offload
 from consumer.ledger import Ledger, PartitionKey, Record, State
 from consumer.metrics import Metrics
+from consumer.outputs import Output
+from consumer.partitions import Partitions
 from consumer.settings import ProcessingGuarantee
+from consumer.transactions import AbortRequired, TransactionalCalls, kafka_error
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-Rewind = Callable[[dict[PartitionKey, int]], None]
-
-
-class AbortRequired(Exception):  # noqa: N818  (internal signal, never escapes this module)
-    pass
-
-
-def _kafka_error(exc: KafkaException) -> KafkaError | None:
-    first = exc.args[0] if exc.args else None
-    return first if isinstance(first, KafkaError) else None
+_INIT_TIMEOUT_S = 60.0
+_FLUSH_TIMEOUT_S = 30.0
+_CLOSE_DEADLINE_S = 10.0
+Unwritable = list[tuple[str, KafkaError]]
 
 
 class Checkpoint:
@@ -70,25 +69,50 @@ class Checkpoint:
         *,
         io: KafkaIO,
         ledger: Ledger,
+        partitions: Partitions,
         guarantee: ProcessingGuarantee,
         metrics: Metrics,
-        rewind: Rewind,
         interval_s: float,
         retry_timeout_s: float,
         call_timeout_s: float = 30.0,
         stuck_after_s: float | None = None,
+        flush_timeout_s: float = _FLUSH_TIMEOUT_S,
     ) -> None:
         self._io = io
         self._ledger = ledger
+        self._partitions = partitions
         self._eos = guarantee is ProcessingGuarantee.EXACTLY_ONCE
         self._metrics = metrics
-        self._rewind = rewind
         self._interval_s = interval_s
-        self._retry_timeout_s = retry_timeout_s
-        self._call_timeout_s = call_timeout_s
+        self._flush_timeout_s = flush_timeout_s
         # A call still blocked this long after its own timeout never returns (see offload).
-        self._stuck_s = stuck_after_s if stuck_after_s is not None else call_timeout_s + 10.0
+        stuck_s = stuck_after_s if stuck_after_s is not None else call_timeout_s + 10.0
+        self._txn = TransactionalCalls(
+            io,
+            retry_timeout_s=retry_timeout_s,
+            call_timeout_s=call_timeout_s,
+            stuck_after_s=stuck_s,
+        )
+        self._deliveries = Deliveries(io)
         self._last = _now() - interval_s
+
+    def start(self) -> None:
+        """exactly_once: make the producer transactional (fencing an older instance)."""
+        if self._eos:
+            try:
+                offload(self._io.producer.init_transactions, _INIT_TIMEOUT_S)
+            except KafkaException as exc:
+                raise FatalKafkaError(f"init_transactions: {exc}") from exc
+
+    def complete(self, record: Record, outputs: list[Output]) -> None:
+        """A finished record's outputs (from its upload greenlet; no Kafka call here)."""
+        if self._ledger.complete(record, outputs) and not self._eos:
+            self._deliveries.add(record)
+
+    def publish(self) -> None:
+        """at_least_once: produce every output collected or failed since the last call."""
+        if not self._eos:
+            self._deliveries.produce()
 
     def due(self) -> bool:
         """The interval exists to batch results into fewer transactions, so it only holds
@@ -97,16 +121,39 @@ class Checkpoint:
         clock restarts only when something was committed."""
         return not self._ledger.in_flight() or _now() - self._last >= self._interval_s
 
-    def run(self, tps: Iterable[PartitionKey] | None = None, *, wait: bool = False) -> int:
-        """Commit what is ready (of `tps`, default all partitions); returns records committed.
-        `wait`: at_least_once commits synchronously (on revoke and at shutdown)."""
+    def commit(self, tps: Iterable[PartitionKey] | None = None, *, final: bool = False) -> int:
+        """Commit what is ready; returns the records committed. at_least_once: of `tps`
+        (default all partitions); `final` (revoke, shutdown) first waits for outstanding
+        acknowledgements and commits synchronously. exactly_once: one transaction takes
+        the ready records of every partition, the revoked ones among them."""
         if self._eos:
-            committed = self._transaction(self._ledger.ready(State.DONE, tps))
+            committed = self._transaction(self._ledger.ready(State.DONE))
         else:
-            committed = self._commit_offsets(self._ledger.ready(State.PUBLISHED, tps), wait)
+            if final:
+                self._await_acks()
+            self._deliveries.check()
+            committed = self._commit_offsets(self._ledger.ready(State.PUBLISHED, tps), final)
         if committed:
             self._last = _now()
         return committed
+
+    def close(self) -> None:
+        """At shutdown, after the consumer left the group: deliver what is queued (at
+        least once), then close the producer, bounded (after a wedged transactional call,
+        close() could wait for good)."""
+        if not self._eos:
+            self._io.flush(self._flush_timeout_s)
+        offload(self._io.producer.close, deadline_s=_CLOSE_DEADLINE_S)
+
+    # at_least_once
+
+    def _await_acks(self) -> None:
+        deadline = _now() + self._flush_timeout_s
+        while True:
+            self._deliveries.produce()  # new outputs, and those that failed meanwhile
+            left = self._io.flush(max(0.0, deadline - _now()))
+            if (not left and not self._deliveries.queued) or _now() >= deadline:
+                return
 
     def _commit_offsets(self, records: list[Record], wait: bool) -> int:
         if records:
@@ -115,27 +162,27 @@ class Checkpoint:
             self._metrics.offsets_committed()
         return len(records)
 
+    # exactly_once
+
     def _transaction(self, records: list[Record]) -> int:
         if not records:
             return 0
         offsets = self._ledger.commit_offsets(records)
         producer = self._io.producer
+        unwritable: Unwritable = []
         try:
             try:
-                self._call(producer.begin_transaction)
-                for record in records:
-                    for output in record.outputs:
-                        self._io.produce(output)
-                self._call(
+                self._txn.call(producer.begin_transaction)
+                self._produce_into_transaction(records, unwritable)
+                self._txn.call(
                     self._io.send_offsets_to_transaction,
                     offsets,
-                    self._call_timeout_s,
-                    self._stuck_s,
+                    self._txn.call_timeout_s,
+                    self._txn.stuck_after_s,
                 )
-                self._blocking(producer.commit_transaction)
+                self._txn.blocking(producer.commit_transaction)
             except AbortRequired as exc:
-                self._abort(offsets, exc)
-                self._raise_if_unfixable(exc, records)
+                self._abort(offsets, exc, unwritable or _refused(exc, records))
                 return 0
         except StuckCallError as exc:
             self._replace_producer(exc)
@@ -145,21 +192,29 @@ class Checkpoint:
         self._metrics.offsets_committed()
         return len(records)
 
-    def _raise_if_unfixable(self, abort: AbortRequired, records: list[Record]) -> None:
-        """An abort no retry can fix (no Write ACL on a topic, a topic gone: kafka_faults)
-        ends the process, instead of rewinding and uploading the same requests for ever."""
-        cause = abort.__cause__
-        err = _kafka_error(cause) if isinstance(cause, KafkaException) else None
-        topics = " or ".join(sorted({o.topic for r in records for o in r.outputs}))
-        reason = fatal_reason(err, UNNAMED, topic=topics) if err is not None else None
-        if reason is not None:
-            raise FatalKafkaError(reason) from cause
+    def _produce_into_transaction(self, records: list[Record], unwritable: Unwritable) -> None:
+        for record in records:
+            for output in record.outputs:
+                report = partial(_note_unwritable, unwritable, output.topic)
+                try:
+                    self._io.produce(output, on_delivery=report)
+                except KafkaException as exc:
+                    err = kafka_error(exc)
+                    if err is None:
+                        raise
+                    unwritable.append((output.topic, err))
+                    raise AbortRequired(str(exc)) from exc
 
-    def _abort(self, offsets: dict[PartitionKey, int], cause: Exception) -> None:
+    def _abort(
+        self, offsets: dict[PartitionKey, int], cause: Exception, unwritable: Unwritable
+    ) -> None:
         log.warning("aborting transaction: %s", cause)
-        self._unabortable(self._io.producer.abort_transaction)
+        self._txn.unabortable(self._io.producer.abort_transaction)
         self._metrics.transaction("aborted")
-        self._rewind(self._ledger.drop(offsets))
+        self._io.serve_producer()  # the failed outputs' reports, if not served yet
+        if unwritable:
+            raise OutputWriteError.of(*unwritable[0])
+        self._partitions.rewind(self._ledger.drop(offsets))
 
     def _replace_producer(self, stuck: StuckCallError) -> None:
         log.warning(
@@ -168,64 +223,32 @@ class Checkpoint:
             stuck,
         )
         self._io.replace_producer(stuck)
-        self._unabortable(self._io.producer.init_transactions)
+        self._txn.unabortable(self._io.producer.init_transactions)
         self._metrics.transaction("producer_replaced")
         uncommitted = self._ledger.drop(self._ledger.partitions())
-        committed = self._committed(list(uncommitted))
+        committed = self._txn.committed(uncommitted)
         # No committed offset yet: the first uncommitted record is where the group starts.
-        self._rewind({tp: committed.get(tp, first) for tp, first in uncommitted.items()})
+        self._partitions.rewind({tp: committed.get(tp, first) for tp, first in uncommitted.items()})
 
-    def _blocking(self, fn: Callable[[float], None]) -> None:
-        """A transactional call that waits on the broker: in the threadpool, retried while
-        retriable, and past `stuck_after_s` a `StuckCallError` (the handle is wedged)."""
-        self._call(lambda: offload(fn, self._call_timeout_s, deadline_s=self._stuck_s))
 
-    def _unabortable(self, fn: Callable[[float], None]) -> None:
-        """`_blocking` for abort and init: if these fail abortably, nothing is left to
-        abort, and the producer is unusable."""
-        try:
-            self._blocking(fn)
-        except AbortRequired as exc:
-            name = getattr(fn, "__name__", "transactional call")
-            raise FatalKafkaError(f"{name} failed: {exc}") from exc
+def _note_unwritable(
+    unwritable: Unwritable, topic: str, err: KafkaError | None, _message: Message
+) -> None:
+    """A transactional output's delivery report. May run in the threadpool thread that
+    commits (librdkafka serves reports while it flushes), so it only appends."""
+    if err is not None and OutputWriteError.unwritable(err):
+        unwritable.append((topic, err))
 
-    def _committed(self, tps: list[PartitionKey]) -> dict[PartitionKey, int]:
-        """The group's committed offsets, asked until a broker answers (within the retry
-        budget): rewinding on a guess could skip records or publish them twice. librdkafka
-        flags none of its errors here retriable, so every non-fatal one is retried."""
-        return self._call(self._io.committed_offsets, tps, self._call_timeout_s, retry_any=True)
 
-    def _call(self, fn: Callable[..., T], *args: Any, retry_any: bool = False) -> T:
-        """Call a transactional API, retrying while librdkafka says it is retriable (or,
-        with `retry_any`, until it says fatal)."""
-        deadline = _now() + self._retry_timeout_s
-        delay = 0.1
-        while True:
-            try:
-                return fn(*args)
-            except KafkaException as exc:
-                err = _kafka_error(exc)
-                if err is None or err.fatal():
-                    raise FatalKafkaError(str(exc)) from exc
-                if err.txn_requires_abort():
-                    raise AbortRequired(str(exc)) from exc
-                if not (retry_any or err.retriable()) or _now() >= deadline:
-                    raise FatalKafkaError(f"gave up: {exc}") from exc
-                log.info("retrying %s: %s", getattr(fn, "__name__", "a Kafka call"), exc)
-                self._await_brokers(deadline)
-                gevent.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def _await_brokers(self, deadline: float) -> None:
-        """Before a retry, wait (until `deadline`) for a broker to answer again.
-
-        A transactional call started while the coordinator is unreachable can block past
-        its own timeout, for good, once the broker comes back (librdkafka #5456, seen here
-        with `send_offsets_to_transaction` across a 20 s broker outage): so no call is
-        started into an outage; the retry waits for the cluster instead.
-        """
-        while _now() < deadline and not self._io.brokers_up(min(2.0, self._call_timeout_s)):
-            gevent.sleep(0.5)
+def _refused(abort: AbortRequired, records: list[Record]) -> Unwritable:
+    """A transaction refused as a whole for an output topic we may not write (librdkafka
+    fails AddPartitionsToTxn with TOPIC_AUTHORIZATION_FAILED; no delivery report says it):
+    unwritable too, naming the transaction's output topics."""
+    cause = abort.__cause__
+    err = kafka_error(cause) if isinstance(cause, KafkaException) else None
+    if err is None or not OutputWriteError.unwritable(err):
+        return []
+    return [(" or ".join(sorted({o.topic for r in records for o in r.outputs})), err)]
 
 
 def _now() -> float:

@@ -4,8 +4,8 @@
 letter, plus a failed result when the request can be identified) or an accepted job.
 `Dispatcher` runs accepted jobs on the engine, one greenlet per request; the caller has
 already taken a slot for it (`consumer.backpressure.Slots`), released here in `finally`.
-Upload greenlets never touch Kafka: they hand their outputs to the ledger and wake the
-loop.
+Upload greenlets never touch Kafka: they hand their outputs to the checkpoint and wake
+the loop.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Protocol
 import gevent
 
 from consumer.backpressure import Slots
-from consumer.ledger import Ledger, Record
+from consumer.ledger import Record
 from consumer.metrics import Metrics
-from consumer.outputs import Output, OutputKind, Source, dlq_output, result_output
+from consumer.outputs import Output, OutputKind, RequestMessage, dlq_output, result_output
 from consumer.results import rejected_result, result_for_request
 from consumer.settings import ConsumerSettings
 from schemas import (
@@ -38,6 +38,12 @@ from upload_engine.model import UploadJob, UploadOutcome
 from upload_engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    """Takes a finished record's outputs (`consumer.checkpoint.Checkpoint`)."""
+
+    def complete(self, record: Record, outputs: list[Output]) -> object: ...
 
 
 class Engine(Protocol):
@@ -88,7 +94,7 @@ class Rejected:
     request_id: str | None
 
 
-def decide(source: Source, policy: Policy) -> Accepted | Rejected:
+def decide(source: RequestMessage, policy: Policy) -> Accepted | Rejected:
     """Decode one message and apply the policy. Never raises for any input."""
     received = datetime.now(UTC)
     traceparent = valid_traceparent(header(source.headers, "traceparent"))
@@ -163,19 +169,19 @@ class Dispatcher:
         *,
         policy: Policy,
         engine: Engine,
-        ledger: Ledger,
+        collector: Collector,
         slots: Slots,
         metrics: Metrics,
         wake: Callable[[], None],
     ) -> None:
         self._policy = policy
         self._engine = engine
-        self._ledger = ledger
+        self._collector = collector
         self._slots = slots
         self._metrics = metrics
         self._wake = wake
 
-    def dispatch(self, record: Record, source: Source) -> None:
+    def dispatch(self, record: Record, source: RequestMessage) -> None:
         """Handle one tracked message. Holds a slot on entry; releases it when done."""
         try:
             decision = decide(source, self._policy)
@@ -212,7 +218,7 @@ class Dispatcher:
         record.on_commit.append(lambda: self._metrics.dead_letter(code))
         if any(o.kind is OutputKind.RESULT for o in decision.outputs):
             record.on_commit.append(lambda: self._metrics.request_done("failed", code))
-        self._ledger.complete(record, decision.outputs)
+        self._collector.complete(record, decision.outputs)
         self._slots.release()
         self._wake()
 
@@ -227,7 +233,7 @@ class Dispatcher:
             outputs = self._result(record, accepted, _crashed(job, exc))
         finally:
             self._slots.release()
-        self._ledger.complete(record, outputs)
+        self._collector.complete(record, outputs)
         self._wake()
 
     def _result(self, record: Record, accepted: Accepted, outcome: UploadOutcome) -> list[Output]:

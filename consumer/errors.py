@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 
 class ConsumerError(Exception):
     """Root of every error the consumer raises. `retryable` says whether trying again helps."""
@@ -33,3 +35,37 @@ class StuckCallError(FatalKafkaError):
     def __init__(self, message: str, pending: Any = None) -> None:
         super().__init__(message)
         self.pending = pending
+
+
+# Produce errors that no retry can cure: the topic is missing, not ours to write, or the
+# record can never fit. Any other delivery error (a timeout, a broker outage) is retried.
+_UNWRITABLE = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.POLICY_VIOLATION,
+        KafkaError._INVALID_ARG,
+    }
+)
+
+
+class OutputWriteError(FatalKafkaError):
+    """A result or dead letter that cannot be written (no ACL, topic missing, too large).
+
+    Retrying would only redo the same uploads, or abort and rewind the same transaction,
+    for ever: the consumer stops instead, with the topic and librdkafka's code named.
+    """
+
+    @staticmethod
+    def unwritable(err: KafkaError) -> bool:
+        return err.code() in _UNWRITABLE
+
+    @classmethod
+    def of(cls, topic: str, err: KafkaError) -> OutputWriteError:
+        return cls(f"cannot write to topic {topic!r}: {err.name()} ({err.str()})")

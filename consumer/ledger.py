@@ -5,8 +5,8 @@ So each partition keeps its records in fetch order, and only the leading run of 
 records may be committed: the commit offset is the last of them + 1. Offsets are not
 assumed contiguous (transaction markers and compaction leave gaps).
 
-Pure data, no Kafka: the Kafka owner and `Checkpoint` drive it; upload greenlets only
-hand back outputs through `complete`.
+Pure data, no Kafka: `Checkpoint` and `Partitions` drive it; upload greenlets hand back
+outputs through `Checkpoint.complete`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Record:
     offset: int
     state: State = State.IN_FLIGHT
     outputs: list[Output] = field(default_factory=list)
-    unacked: int = 0
+    unacked: int = 0  # at_least_once: outputs without a successful delivery report yet
     dropped: bool = False
     # Metrics of the outcome, counted when the record is committed: a request redone after
     # an abort, a rewind or a rebalance is then counted once, like its one committed result.
@@ -53,17 +53,20 @@ class Ledger:
 
     def __init__(self) -> None:
         self._parts: dict[PartitionKey, deque[Record]] = {}
+        self._in_flight = 0  # kept, not counted: the loop asks on every step
 
     def track(self, topic: str, partition: int, offset: int) -> Record:
         record = Record(topic, partition, offset)
         self._parts.setdefault((topic, partition), deque()).append(record)
+        self._in_flight += 1
         return record
 
-    @staticmethod
-    def complete(record: Record, outputs: list[Output]) -> bool:
+    def complete(self, record: Record, outputs: list[Output]) -> bool:
         """Record the outputs of a finished request; False when it was dropped meanwhile."""
         if record.dropped:
             return False
+        if record.state is State.IN_FLIGHT:
+            self._in_flight -= 1
         record.outputs = outputs
         record.state = State.DONE
         return True
@@ -79,7 +82,7 @@ class Ledger:
         return found
 
     def waiting(self, state: State) -> list[Record]:
-        """Every record in `state`, in any position (at_least_once publishes these)."""
+        """Every record in `state`, in any position."""
         return [r for part in self._parts.values() for r in part if r.state is state]
 
     def release(self, records: Iterable[Record]) -> dict[PartitionKey, int]:
@@ -111,9 +114,13 @@ class Ledger:
             first[tp] = part[0].offset
             for record in part:
                 record.dropped = True
+                if record.state is State.IN_FLIGHT:
+                    self._in_flight -= 1
         return first
 
     def in_flight(self, tps: Iterable[PartitionKey] | None = None) -> int:
+        if tps is None:
+            return self._in_flight
         return sum(
             1 for tp in self._select(tps) for r in self._parts[tp] if r.state is State.IN_FLIGHT
         )

@@ -45,8 +45,9 @@ def result_output(topic: str, result: UploadResult, traceparent: str | None) -> 
 
 
 @dataclass(frozen=True)
-class Source:
-    """Where a request came from, as the DLQ headers name it."""
+class RequestMessage:
+    """A fetched request message as it came off Kafka: where it was (the DLQ headers name
+    it) and its raw key, value and headers (a dead letter copies them unchanged)."""
 
     topic: str
     partition: int
@@ -56,7 +57,9 @@ class Source:
     headers: RawHeaders
 
 
-def dlq_output(dlq_topic: str, source: Source, code: RequestErrorCode, reason: str) -> Output:
+def dlq_output(
+    dlq_topic: str, source: RequestMessage, code: RequestErrorCode, reason: str
+) -> Output:
     """The original key and value unchanged, the original headers plus the `dlq_*` ones."""
     return Output(
         kind=OutputKind.DLQ,

@@ -1,8 +1,9 @@
-"""Settings, read once from the environment and validated at start-up.
+"""The consumer service's settings, read once from the environment and validated at start-up.
 
-Names follow the operating-interface document: the ecosystem's own variables for
+Names follow docs/contract/operating-interface.md: the ecosystem's own variables for
 connections (`KAFKA_*`, boto3's `AWS_*`, which boto3 reads itself) and `UPLOAD_STREAM_*`
-for everything else. Secrets are `SecretStr`, so printing settings masks them.
+for everything else. Shared groups are defined once below this package and inherited here:
+the topics and the fetch wait (`kafka_config`); the engine's are `EngineSettings`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kafka_config.fetch import FetchWait
+from kafka_config.topics import Topics
 from schemas.fields import DEFAULT_MAX_FILES_PER_REQUEST
 from upload_engine.settings import CommaList, split_commas
+
+_CONFIG = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
 
 
 class ProcessingGuarantee(StrEnum):
@@ -22,20 +27,24 @@ class ProcessingGuarantee(StrEnum):
     AT_LEAST_ONCE = "at_least_once"
 
 
-class ConsumerSettings(BaseSettings):
-    """Everything `upload-stream consume` reads besides the engine and the connection."""
+class RequestLimits(BaseSettings):
+    """The consumer's limit on a request's size; the ops commands decode the DLQ with it."""
 
-    model_config = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
+    model_config = _CONFIG
 
-    group_id: str = Field(default="upload-stream", description="Consumer group id.")
-    requests_topic: str = Field(default="uploads.requests", description="Topic read.")
-    results_topic: str = Field(default="uploads.results", description="Default reply topic.")
-    dlq_topic: str = Field(default="uploads.requests.dlq", description="Dead-letter topic.")
-    allowed_reply_topics: CommaList = Field(
-        default_factory=list, description="Reply topics a request may name; default: results."
-    )
     max_files_per_request: int = Field(
         default=DEFAULT_MAX_FILES_PER_REQUEST, ge=1, le=10_000, description="More: too_many_files."
+    )
+
+
+class ConsumerSettings(Topics, FetchWait, RequestLimits):
+    """Everything `upload-stream consume` reads besides the engine and the connection."""
+
+    model_config = _CONFIG
+
+    group_id: str = Field(default="upload-stream", description="Consumer group id.")
+    allowed_reply_topics: CommaList = Field(
+        default_factory=list, description="Reply topics a request may name; default: results."
     )
     processing_guarantee: ProcessingGuarantee = Field(
         default=ProcessingGuarantee.EXACTLY_ONCE,
@@ -46,7 +55,9 @@ class ConsumerSettings(BaseSettings):
         default=9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 = off."
     )
     log_format: Literal["json", "text"] = Field(default="json", description="Log lines: json|text.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR."
+    )
     max_in_flight_requests: int = Field(
         default=256,
         ge=1,
@@ -85,8 +96,8 @@ class ConsumerSettings(BaseSettings):
         default=10.0,
         gt=0,
         description="Timeout of one transactional call (send offsets, commit, abort); a "
-        "timed-out call is retried. One still blocked 10 s past it is wedged (librdkafka "
-        "#5456): its producer is replaced in-process.",
+        "timed-out call is retried. One still blocked 10 s past it is wedged (docs/runbook.md): "
+        "its producer is replaced in-process.",
     )
     max_poll_interval_ms: int = Field(
         default=300_000, ge=1000, description="librdkafka max.poll.interval.ms."
@@ -94,7 +105,6 @@ class ConsumerSettings(BaseSettings):
     session_timeout_ms: int = Field(
         default=45_000, ge=1000, description="librdkafka session.timeout.ms."
     )
-    fetch_wait_max_ms: int = Field(default=500, ge=0, description="librdkafka fetch.wait.max.ms.")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a group with no committed offset starts."
     )

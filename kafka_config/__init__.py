@@ -1,1 +1,2 @@
-"""Kafka client configuration shared by every side: the connection and its security."""
+"""Kafka client configuration shared by every side: the connection and its security
+(`connection`), the topic names (`topics`) and the fetch wait (`fetch`)."""

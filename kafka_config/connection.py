@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from confluent_kafka import KafkaException, Producer
-from pydantic import PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "KAFKA_"
@@ -62,12 +62,20 @@ class KafkaConnection(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore")
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str | None = None
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: str | None = None
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Brokers, comma-separated."
+    )
+    security_protocol: str | None = Field(
+        default=None, description="`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`."
+    )
+    sasl_mechanism: str | None = Field(default=None, description="e.g. `SCRAM-SHA-512`, `PLAIN`.")
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="Secret: masked whenever settings are printed or logged."
+    )
+    ssl_ca_location: str | None = Field(
+        default=None, description="CA bundle file for TLS to the brokers."
+    )
 
     # Every other KAFKA_* variable, by librdkafka key; secrets as SecretStr.
     _passthrough: dict[str, str | SecretStr] = PrivateAttr(default_factory=dict)

@@ -16,25 +16,24 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from producer_lib.builder import build_request, check_names, new_request_id
 from producer_lib.errors import InvalidUploadError, ProducerConfigError
-from producer_lib.publisher import RequestPublisher
-from producer_lib.reply_router import ReplyRouter, Waiter
 from producer_lib.settings import ProducerSettings
 from producer_lib.staging import BlobSource, Stager, delete_quietly, stager_from_uri
 from schemas import BlobRef, UploadRequest, UploadResult
 from schemas.fields import MAX_WORKERS_LIMIT
+from upload_engine.model import LocalBlob
 
 if TYPE_CHECKING:
-    # Not at run time: `upload_engine` imports botocore, which a gevent application
-    # must be able to import only after monkey-patching.
-    from upload_engine.model import LocalBlob
+    # Not at run time: they import confluent_kafka, loaded only once Kafka is used.
+    from producer_lib.publisher import RequestPublisher
+    from producer_lib.reply_router import ReplyRouter, Waiter
 
 # A BlobRef is already staged (passed through); a LocalBlob carries its own content type
 # and filename (AWSService's Kafka mode).
-FileSource = Union[BlobSource, BlobRef, "LocalBlob"]
+FileSource = BlobSource | BlobRef | LocalBlob
 FilesArg = Mapping[str, FileSource | None]
 
 
@@ -112,6 +111,9 @@ class UploadClient:
     def publisher(self) -> RequestPublisher:
         with self._lock:
             if self._publisher is None:
+                # Imported here: confluent_kafka loads when a request is first published.
+                from producer_lib.publisher import RequestPublisher
+
                 self._publisher = RequestPublisher(
                     self._kafka,
                     topic=self.settings.requests_topic,
@@ -123,6 +125,8 @@ class UploadClient:
     def router(self) -> ReplyRouter:
         with self._lock:
             if self._router is None:
+                from producer_lib.reply_router import ReplyRouter
+
                 self._router = ReplyRouter(
                     self._kafka,
                     topic=self.settings.results_topic,
@@ -265,8 +269,6 @@ class UploadClient:
 
 
 def _stage_one(stager: Stager, source: BlobSource | LocalBlob) -> BlobRef:
-    from upload_engine.model import LocalBlob
-
     if isinstance(source, LocalBlob):
         return stager.stage(
             source.stream, content_type=source.content_type, filename=source.filename

@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from consumer.results import result_from_outcome
 from schemas import UploadResult
 from upload_engine import UploadEngine
 from upload_engine.model import LocalBlob, UploadJob
+from upload_engine.result import result_from_outcome
 from upload_engine.s3_client import make_s3_client
 from upload_engine.settings import EngineSettings
 

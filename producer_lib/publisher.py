@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kafka_config.connection import KafkaConnection
+from kafka_config.topics import RequestsTopic
 from producer_lib.blocking import call_blocking, gevent_patched, pause
 from producer_lib.errors import PublishError
 from producer_lib.tracing import current_traceparent
@@ -55,7 +56,7 @@ class RequestPublisher:
         self,
         kafka: Mapping[str, str] | None = None,
         *,
-        topic: str = "uploads.requests",
+        topic: str | None = None,
         timeout_s: float = 10.0,
         extra_config: Mapping[str, Any] | None = None,
     ) -> None:
@@ -72,7 +73,7 @@ class RequestPublisher:
         )
         config.update(extra_config or {})
         self._producer = Producer(config)
-        self._topic = topic
+        self._topic = topic or RequestsTopic().requests_topic  # None: UPLOAD_STREAM_REQUESTS_TOPIC
         self._timeout_s = timeout_s
 
     @property

@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from kafka_config.connection import KafkaConnection
 from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable, read_denied
+from kafka_config.topics import ResultsTopic
 from producer_lib.blocking import call_blocking
 from producer_lib.errors import ReplyChannelError
 from schemas import ResultDecodeError, UploadResult, decode_result
@@ -82,7 +83,7 @@ class ResultReader:
         kafka: Mapping[str, str] | None = None,
         *,
         group_id: str,
-        topic: str = "uploads.results",
+        topic: str | None = None,
         from_beginning: bool = False,
         on_error: OnError | None = None,
         extra_config: Mapping[str, Any] | None = None,
@@ -96,7 +97,7 @@ class ResultReader:
         )
         config.update(extra_config or {})
         self._consumer = Consumer(config)
-        self._consumer.subscribe([topic])
+        self._consumer.subscribe([topic or ResultsTopic().results_topic])
         self._on_error = on_error or _log_unreadable
         self._stop = threading.Event()
         self._closed = False
@@ -173,7 +174,7 @@ class ResultReader:
 def tail_results(
     kafka: Mapping[str, str] | None = None,
     *,
-    topic: str = "uploads.results",
+    topic: str | None = None,
     from_beginning: bool = False,
     last: int = 10,
     follow: bool = False,
@@ -184,6 +185,7 @@ def tail_results(
     """Results of every partition without a group: from the start, or the `last` few of
     each partition; without `follow` it ends once it has caught up with the end as it was
     when it started."""
+    topic = topic or ResultsTopic().results_topic
     config = _base_config(kafka)
     # Required by the client, never joined; no ACL needed on it (kafka_config.faults).
     config["group.id"] = f"upload-stream-tail-{uuid.uuid4().hex}"

@@ -20,6 +20,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from kafka_config.connection import KafkaConnection
 from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable, read_denied
+from kafka_config.fetch import FetchWait
+from kafka_config.topics import ResultsTopic
 from producer_lib.blocking import call_blocking
 from producer_lib.errors import ClientClosedError, ReplyChannelError, ResultTimeout
 from schemas import ResultDecodeError, UploadResult, decode_result, header
@@ -45,10 +47,12 @@ class ReplyRouter:
         self,
         kafka: Mapping[str, str] | None = None,
         *,
-        topic: str = "uploads.results",
-        fetch_wait_max_ms: int = 100,
+        topic: str | None = None,
+        fetch_wait_max_ms: int | None = None,
         start_timeout_s: float = 10.0,
     ) -> None:
+        if fetch_wait_max_ms is None:  # None: the shared UPLOAD_STREAM_FETCH_WAIT_MAX_MS
+            fetch_wait_max_ms = FetchWait().fetch_wait_max_ms
         config: dict[str, Any] = dict(kafka or KafkaConnection().librdkafka())
         config.update(
             {
@@ -65,7 +69,7 @@ class ReplyRouter:
         self._watch = LoginWatch()
         config["error_cb"] = self._watch.error_cb
         self._config = config
-        self._topic = topic
+        self._topic = topic or ResultsTopic().results_topic
         self._start_timeout_s = start_timeout_s
         self._lock = threading.Lock()
         self._waiters: dict[str, Waiter] = {}

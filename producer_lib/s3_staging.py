@@ -42,7 +42,7 @@ def default_s3_client() -> S3Client:
     import boto3
     from botocore.config import Config
 
-    from upload_engine.settings import EngineSettings
+    from upload_engine.settings import S3Addressing
 
     # The consumer's addressing knob (UPLOAD_STREAM_S3_ADDRESSING_STYLE), so both ends of a
     # deployment address the endpoint the same way.
@@ -51,7 +51,7 @@ def default_s3_client() -> S3Client:
         read_timeout=60,
         retries={"max_attempts": 5, "mode": "standard"},
         max_pool_connections=32,
-        s3={"addressing_style": EngineSettings().s3_addressing_style},
+        s3={"addressing_style": S3Addressing().s3_addressing_style},
     )
     client: S3Client = boto3.session.Session().client("s3", config=config)
     return client

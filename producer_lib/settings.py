@@ -1,21 +1,23 @@
 """Producer-side settings, read from `UPLOAD_STREAM_*` (connection: `KAFKA_*`, `AWS_*`).
 
-Topic names share their variables with the consumer, so one environment configures both
-ends. The staging target is the producer's own knob; when unset it falls back to the first
-root of the consumer's `UPLOAD_STREAM_STAGING_ALLOWLIST`, which is where the consumer will
-look anyway.
+The topic names, the fetch wait and the staging roots are the consumer's own definitions
+(inherited from `kafka_config` and `upload_engine.settings`), so one environment
+configures both ends. The staging target is the producer's own knob; when unset it falls
+back to the first root of `UPLOAD_STREAM_STAGING_ALLOWLIST`, which is where the consumer
+will look anyway.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from schemas.fields import TOPIC_PATTERN
-from upload_engine.settings import CommaList, split_commas
+from kafka_config.fetch import FetchWait
+from kafka_config.topics import RequestsTopic, ResultsTopic
+from upload_engine.settings import StagingRoots
 
 
-class ProducerSettings(BaseSettings):
+class ProducerSettings(RequestsTopic, ResultsTopic, FetchWait, StagingRoots):
     """Every knob of the producer library; validated when built."""
 
     model_config = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
@@ -24,13 +26,6 @@ class ProducerSettings(BaseSettings):
         default=None,
         description="Where blobs are staged: `s3://bucket/prefix/` or `file:///dir/`. "
         "Default: the first root of UPLOAD_STREAM_STAGING_ALLOWLIST.",
-    )
-    staging_allowlist: CommaList = Field(default_factory=list)
-    requests_topic: str = Field(default="uploads.requests", pattern=TOPIC_PATTERN)
-    results_topic: str = Field(
-        default="uploads.results",
-        pattern=TOPIC_PATTERN,
-        description="Reply topic read by UploadClient and ResultReader.",
     )
     publish_timeout_s: float = Field(
         default=10.0,
@@ -52,11 +47,6 @@ class ProducerSettings(BaseSettings):
         description="S3 staging: a blob is spooled in memory up to this size, then to a "
         "temporary file, so peak memory stays bounded whatever the file size.",
     )
-    fetch_wait_max_ms: int = Field(
-        default=100, ge=1, le=5000, description="Reply consumer latency vs. broker load."
-    )
-
-    _split = field_validator("staging_allowlist", mode="before")(split_commas)
 
     @model_validator(mode="after")
     def _staging_default(self) -> ProducerSettings:

@@ -7,9 +7,11 @@ the files and asks the consumer service. `UPLOAD_STREAM_AWS_SERVICE_MODE` picks 
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from producer_lib.errors import TransportUnavailableError
 from schemas import UploadResult
@@ -21,6 +23,19 @@ if TYPE_CHECKING:
 
 MODE_ENV = "UPLOAD_STREAM_AWS_SERVICE_MODE"
 MODES = ("direct", "kafka")
+
+
+class ServiceMode(BaseSettings):
+    """Read as text: `transport_from_env` checks it (any case), so a bad mode is a
+    `TransportUnavailableError` when the first upload needs a transport."""
+
+    model_config = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
+
+    aws_service_mode: str = Field(
+        default="direct",
+        description="`direct`: upload in-process with the engine; `kafka`: stage, publish and "
+        "wait for the result (request/reply).",
+    )
 
 
 class Transport(Protocol):
@@ -48,7 +63,7 @@ def transport_from_env(
 
     `s3_client` is only called in direct mode (so a kafka-mode process builds no client).
     """
-    chosen = (mode or os.environ.get(MODE_ENV) or "direct").strip().lower()
+    chosen = (mode or ServiceMode().aws_service_mode or "direct").strip().lower()
     if chosen == "direct":
         from producer_lib.direct import DirectTransport
 

@@ -36,6 +36,7 @@ from schemas.result import (
     ResultStatus,
     StoredObject,
     UploadResult,
+    VerifiedBy,
     status_for,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "StoredObject",
     "UploadRequest",
     "UploadResult",
+    "VerifiedBy",
     "decode_request",
     "decode_result",
     "describe_validation_error",

@@ -64,6 +64,7 @@ def example_result() -> dict[str, Any]:
                 "content_type": "application/pdf",
                 "etag": '"5d41402abc4b2a76b9719d911017c592"',
                 "version_id": None,
+                "verified_by": "put_checksum",
             }
         },
         "failures": {

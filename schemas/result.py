@@ -34,6 +34,25 @@ class ResultStatus(StrEnum):
     FAILED = "failed"
 
 
+class VerifiedBy(StrEnum):
+    """How the stored object was shown to hold bytes whose sha256 is `sha256` (optional
+    addition to v1). The engine hashes every byte it sends before S3 makes it visible;
+    these say which check tied the stored object to that digest."""
+
+    PUT_CHECKSUM = "put_checksum"
+    """One PutObject carrying `x-amz-checksum-sha256` of the verified bytes; S3 rejects
+    the write when the bytes it received differ."""
+    PART_CHECKSUMS = "part_checksums"
+    """A multipart upload: each part carried its own SHA-256 checksum, and the upload was
+    completed only after the whole stream's sha256 matched."""
+    COPY_CHECKSUM = "copy_checksum"
+    """A server-side copy whose CopyObject answer reported the copy's SHA-256."""
+    HEAD_CHECKSUM = "head_checksum"
+    """A server-side copy that did not report one: HeadObject (ChecksumMode) of the copy."""
+    READ_BACK = "read_back"
+    """A server-side copy with no checksum reported or stored: read back and hashed."""
+
+
 class StoredObject(BaseModel):
     """An uploaded file as it now exists in the destination bucket."""
 
@@ -46,6 +65,11 @@ class StoredObject(BaseModel):
     content_type: Text
     etag: Text
     version_id: Text | None = Field(description="null when the bucket is unversioned.")
+    verified_by: VerifiedBy | None = Field(
+        default=None,
+        description="Optional addition to v1: which check tied the stored object to `sha256` "
+        "(always written by this service; null or absent from older writers).",
+    )
 
     @property
     def url(self) -> str:

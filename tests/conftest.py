@@ -16,6 +16,10 @@ Fixtures (details in each docstring):
 
 A stack that cannot start skips the tests that need it on a laptop, and fails them when the
 `CI` environment variable is set: CI must never pass by skipping.
+
+The S3-facing integration files in `STRICT_S3_FILES` are marked `strict_s3`; `make test`
+runs them a second time with `UPLOAD_STREAM_S3_SERVER=versitygw`, a server that checks
+signatures and checksums as S3 does (moto checks neither).
 """
 
 import sys
@@ -46,7 +50,14 @@ from upload_stream_cli.devstack.kafka import (  # noqa: E402
     ensure_kafka_jars,
 )
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, s3_client  # noqa: E402
-from upload_stream_cli.devstack.stack import KAFKA_ENV, Stack, docker_available  # noqa: E402
+from upload_stream_cli.devstack.stack import (  # noqa: E402
+    KAFKA_ENV,
+    S3_ENV,
+    S3_SERVER_ENV,
+    Stack,
+    docker_available,
+)
+from upload_stream_cli.devstack.versitygw import ensure_versitygw  # noqa: E402
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,6 +72,9 @@ for _name, _value in FAKE_AWS_ENV.items():
 
 _TESTS = Path(__file__).resolve().parent
 
+# Fixture modules shared across tiers, registered here instead of imported with noqa.
+pytest_plugins = ["tests.unit.engine_support"]
+
 
 def unavailable(reason: str) -> NoReturn:
     """Skip on a laptop, fail under CI: a missing service must never look like a pass."""
@@ -74,12 +88,37 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+#: The integration files that also run against versitygw (`-m strict_s3`): the engine over
+#: HTTP (single PUT, fast PUT, multipart, copy), S3 staging, AWSService and the consumer's
+#: end-to-end contract. The rest (Kafka faults, ops tools, CLI) meet S3 the same way.
+STRICT_S3_FILES = frozenset(
+    {
+        "test_engine_http.py",
+        "test_engine_fast_put_http.py",
+        "test_s3_strict.py",
+        "test_producer_staging_s3.py",
+        "test_aws_service_direct.py",
+        "test_consumer_contract.py",
+    }
+)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which S3 the stack will use, so a CI log tells the moto run from the strict one."""
+    if os.environ.get(S3_ENV):
+        return f"S3: {S3_ENV} (nothing started)"
+    return f"S3: local {os.environ.get(S3_SERVER_ENV) or 'moto'} (set {S3_SERVER_ENV} to change)"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration as `integration`."""
+    """Mark every test under tests/integration as `integration`, and those of
+    `STRICT_S3_FILES` as `strict_s3`."""
     integration = _TESTS / "integration"
     for item in items:
         if integration in item.path.parents:
             item.add_marker(pytest.mark.integration)
+            if item.path.name in STRICT_S3_FILES:
+                item.add_marker(pytest.mark.strict_s3)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -88,11 +127,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     A cold Maven download can take minutes, and pytest-timeout counts fixture set-up against
     the first test that asks for `stack`. Failures are left for that fixture to report.
     """
-    if os.environ.get(KAFKA_ENV) or not any(
-        "stack" in getattr(i, "fixturenames", ()) for i in session.items
-    ):
+    if not any("stack" in getattr(i, "fixturenames", ()) for i in session.items):
         return
-    if docker_available():
+    # A cold `go install` of versitygw takes about a minute.
+    wanted = os.environ.get(S3_SERVER_ENV, "").strip().lower()
+    if wanted == "versitygw" and not os.environ.get(S3_ENV):
+        with contextlib.suppress(StackError):
+            ensure_versitygw()
+    if os.environ.get(KAFKA_ENV) or docker_available():
         return
 
     with contextlib.suppress(StackError):
@@ -130,7 +172,8 @@ def stack() -> Iterator[Stack]:
 def local_broker(stack: Stack) -> Iterator[KafkaBroker]:
     """The stack's local `KafkaBroker`, for tests that `stop()`/`start()`, `kill()` or
     `pause()`/`resume()` it. After the test it is resumed and restarted if needed, so the
-    next test finds it running. Skips when Kafka is not a local broker (nothing to stop)."""
+    next test finds it running. Without a local broker (Kafka is external) it goes through
+    `unavailable`: a failure under CI, a skip on a laptop."""
     broker = stack.broker
     if broker is None:
         unavailable(f"Kafka comes from {stack.kafka_source}, not a local broker to stop")

@@ -49,6 +49,21 @@ _DENIED = frozenset(
         "KMSKeyNotAccessible",
         "403",
         "Forbidden",
+        # versitygw's answer to an unknown access key (404, where S3 says InvalidAccessKeyId).
+        "XAdminUserNotFound",
+    }
+)
+# "This server cannot do that": a feature the request asks for (server-side encryption, a
+# checksum, a header) that this S3-compatible server does not implement or accept (S3Proxy
+# answers 501 NotImplemented to any SSE header). The same request fails the same way every
+# time, so these are permanent, and the message says what to change.
+_UNSUPPORTED = frozenset(
+    {
+        "NotImplemented",
+        "501",
+        "InvalidEncryptionAlgorithmError",
+        "InvalidArgument",
+        "InvalidRequest",
     }
 )
 _BUCKET_MISSING = frozenset({"NoSuchBucket", "InvalidBucketName"})
@@ -90,6 +105,7 @@ def safe_repr(value: object, limit: int = 80) -> str:
 # The table: S3 error codes -> (code when reading the source, code when writing the destination).
 _BY_S3_CODE: tuple[tuple[frozenset[str], FileFailureCode, FileFailureCode], ...] = (
     (_DENIED, C.SOURCE_UNREADABLE, C.DESTINATION_DENIED),
+    (_UNSUPPORTED, C.SOURCE_UNREADABLE, C.DESTINATION_DENIED),
     (_BUCKET_MISSING, C.SOURCE_NOT_FOUND, C.DESTINATION_NOT_FOUND),
     # A missing key on the destination side (a vanished multipart upload) is unexpected.
     (_KEY_MISSING, C.SOURCE_NOT_FOUND, C.INTERNAL_ERROR),
@@ -107,10 +123,23 @@ def _client_error(exc: bce.ClientError, side: Side) -> FileFailure:
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
     )
     what = f"S3 {safe_repr(code, 48)} on {exc.operation_name}"
+    if code in _UNSUPPORTED:
+        what += _UNSUPPORTED_HINT[side]
     for codes, on_source, on_destination in _BY_S3_CODE:
         if code in codes:
             return FileFailure.of(on_source if side is Side.SOURCE else on_destination, what)
     return FileFailure.of(C.INTERNAL_ERROR, f"unexpected {what}")
+
+
+_UNSUPPORTED_HINT = {
+    Side.DESTINATION: (
+        ": the destination server does not support what this write asks for; "
+        "without server-side encryption set UPLOAD_STREAM_SSE=none "
+        "(SHA-256 checksums are always sent)"
+    ),
+    Side.SOURCE: ": the staging server does not support this read (HeadObject with "
+    "ChecksumMode, GetObject with Range)",
+}
 
 
 _OS_SOURCE_ERRNO = {

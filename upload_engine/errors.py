@@ -7,12 +7,13 @@ for a per-file problem.
 
 from __future__ import annotations
 
-from consumer.errors import ConsumerError
 from schemas import FileFailure, FileFailureCode
 
 
-class EngineError(ConsumerError):
-    """Root of the engine's errors."""
+class EngineError(Exception):
+    """Root of the engine's errors. `retryable` says whether trying again helps."""
+
+    retryable = False
 
 
 class EngineClosedError(EngineError):

@@ -162,6 +162,8 @@ class FastPut:
             for name, member in output.members.items()
             if member.serialization.get("location") == "header" and member.type_name == "string"
         }
+        # PutObject calls each way, whatever the answer (errors, redirects and retried
+        # attempts count too): the split of the PUTs really sent, for bench and debugging.
         self.sent_fast = 0
         self.sent_botocore = 0
         events = client.meta.events
@@ -207,7 +209,7 @@ class FastPut:
             response: dict[str, Any] = self._client.put_object(**params)  # type: ignore[assignment]
         finally:
             _LEARNING.reset(token)
-        self.sent_botocore += 1
+            self.sent_botocore += 1
         if learning.answered and learning.seen is not None:
             self._learn(learning.bucket, *learning.seen)
         return response
@@ -267,11 +269,11 @@ class FastPut:
         # Not signed, as with botocore: User-Agent is on SigV4's exclusion list.
         headers["User-Agent"] = endpoint.user_agent
         headers["Content-Length"] = str(len(body))
+        self.sent_fast += 1
         status, response_headers, data = send(
             endpoint.pool, url, endpoint.path + quoted, headers, body
         )
         if 200 <= status < 300:
-            self.sent_fast += 1
             return self._success(status, response_headers)
         raw = {"status_code": status, "headers": response_headers, "body": data}
         parsed: dict[str, Any] = self._parser.parse(raw, self._output)

@@ -25,61 +25,20 @@ class ServerSideEncryption(StrEnum):
     NONE = "none"
 
 
-class EngineSettings(BaseSettings):
-    """What the upload engine needs; also all that `AWSService` needs in direct mode."""
+_CONFIG = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
 
-    model_config = SettingsConfigDict(env_prefix="UPLOAD_STREAM_", frozen=True, extra="ignore")
 
-    default_bucket: str | None = Field(
-        default=None, description="Destination when a request names none (required to consume)."
-    )
-    allowed_buckets: CommaList = Field(
-        default_factory=list, description="Destinations a request may name; default: the default."
-    )
+class StagingRoots(BaseSettings):
+    """Where staged blobs may live: the engine reads from there, the producer stages there."""
+
+    model_config = _CONFIG
+
     staging_allowlist: CommaList = Field(
         default_factory=list,
         description="Roots blobs may be read from: `s3://bucket/prefix/` and `file:///dir/`.",
     )
-    max_concurrency: int = Field(default=64, ge=1, le=1024)
-    default_max_workers: int = Field(default=5, ge=1, le=MAX_WORKERS_LIMIT)
-    max_file_bytes: int = Field(default=5 * 1024**3, ge=0)
-    allowed_content_types: CommaList = Field(
-        default_factory=list, description="MIME types or `type/*`; empty = any."
-    )
-    sse: ServerSideEncryption = ServerSideEncryption.AES256
-    sse_kms_key_id: str | None = None
-    multipart_threshold_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)
-    multipart_part_bytes: int = Field(default=8 * 1024**2, ge=5 * 1024**2)
-    retry_max_attempts: int = Field(default=6, ge=1, le=20)
-    retry_base_delay_s: float = Field(default=0.1, gt=0)
-    retry_max_delay_s: float = Field(default=5.0, gt=0)
-    s3_connect_timeout_s: float = Field(default=5.0, gt=0)
-    s3_read_timeout_s: float = Field(default=30.0, gt=0)
-    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    s3_payload_signing: Literal["auto", "always"] = Field(
-        default="auto",
-        description="SHA-256 of each request body in the SigV4 signature: always, or auto = "
-        "only over plain HTTP. Over HTTPS each object body already carries a signed SHA-256 "
-        "checksum header that S3 verifies, so signing the body too costs a second hash pass "
-        "(~5 ms CPU per 8 MiB part) for nothing.",
-    )
-    s3_fast_put: bool = Field(
-        default=True,
-        description="Single PUTs (files up to the multipart threshold) after the first one "
-        "to each bucket skip botocore's request pipeline: signed by botocore's own SigV4 "
-        "signer to the URL botocore used, ~0.5 ms instead of ~1.3 ms of CPU per PUT. Turn "
-        "off to send every request through botocore (to rule this path out when debugging, "
-        "or with botocore hooks or plugins that change PutObject requests).",
-    )
-    executor: Literal["auto", "gevent", "threads"] = Field(
-        default="auto",
-        description="How files run concurrently: greenlets (needs gevent monkey-patching), "
-        "OS threads, or auto: greenlets exactly when the socket module is patched.",
-    )
 
-    _split = field_validator(
-        "allowed_buckets", "staging_allowlist", "allowed_content_types", mode="before"
-    )(split_commas)
+    _split = field_validator("staging_allowlist", mode="before")(split_commas)
 
     @field_validator("staging_allowlist")
     @classmethod
@@ -88,6 +47,114 @@ class EngineSettings(BaseSettings):
             if not (root.startswith("s3://") or root.startswith("file:///")):
                 raise ValueError(f"staging root must start with s3:// or file:///: {root[:80]!r}")
         return value
+
+
+class S3Addressing(BaseSettings):
+    """How S3 endpoints are addressed; the producer's staging client addresses them alike."""
+
+    model_config = _CONFIG
+
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="`auto`, `path` (MinIO, moto) or `virtual`."
+    )
+
+
+class EngineSettings(StagingRoots, S3Addressing):
+    """What the upload engine needs; also all that `AWSService` needs in direct mode."""
+
+    model_config = _CONFIG
+
+    default_bucket: str | None = Field(
+        default=None, description="Destination when a request names none (required to consume)."
+    )
+    allowed_buckets: CommaList = Field(
+        default_factory=list, description="Destinations a request may name; default: the default."
+    )
+    max_concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Files in flight at once in this process, over all requests; the S3 "
+        "connection pool is sized to it.",
+    )
+    default_max_workers: int = Field(
+        default=5,
+        ge=1,
+        le=MAX_WORKERS_LIMIT,
+        description="A request's `max_workers` when it names none.",
+    )
+    max_file_bytes: int = Field(
+        default=5 * 1024**3,
+        ge=0,
+        description="Larger files fail with `too_large` (claimed or read).",
+    )
+    allowed_content_types: CommaList = Field(
+        default_factory=list, description="MIME types or `type/*`; empty = any."
+    )
+    sse: ServerSideEncryption = Field(
+        default=ServerSideEncryption.AES256,
+        description="Encryption at rest: `AES256`, `aws:kms` or `none`.",
+    )
+    sse_kms_key_id: str | None = Field(
+        default=None, description="KMS key for `aws:kms` (default: the bucket's AWS-managed key)."
+    )
+    multipart_threshold_bytes: int = Field(
+        default=16 * 1024**2,
+        ge=5 * 1024**2,
+        description="Files above it are uploaded in parts (memory stays flat).",
+    )
+    multipart_part_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=5 * 1024**2,
+        description="Part size; also the most one file holds in memory.",
+    )
+    retry_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=20,
+        description="Attempts per S3 call for throttling, timeouts and network errors (permanent "
+        "errors are never retried).",
+    )
+    retry_base_delay_s: float = Field(
+        default=0.1, gt=0, description="Exponential backoff with full jitter starts here…"
+    )
+    retry_max_delay_s: float = Field(default=5.0, gt=0, description="…and is capped here.")
+    s3_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="Seconds to open a connection to S3 before retrying."
+    )
+    s3_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A stalled transfer past it is retried, then fails with `timeout`.",
+    )
+    s3_payload_signing: Literal["auto", "always"] = Field(
+        default="auto",
+        description="`auto`: sign request bodies in SigV4 only over plain HTTP; over HTTPS every "
+        "object body already carries a signed SHA-256 checksum header that S3 "
+        "verifies, so a second hash pass buys nothing. `always`: sign them anyway.",
+    )
+    s3_fast_put: bool = Field(
+        default=True,
+        description="Single PUTs (files up to the multipart threshold) after the first one to "
+        "each bucket skip botocore's request pipeline: same URL as botocore used for "
+        "that bucket, signed by botocore's own SigV4 signer, sent over a pool with "
+        "botocore's TLS settings; ~0.5 ms instead of ~1.3 ms of CPU per PUT, which is"
+        " what lets one process keep 32 files in flight at 50 ms RTT. Redirects, "
+        "region errors, proxies, S3 Express and anything unusual go through botocore;"
+        " errors and results are botocore's own. Never used with a client passed in "
+        "(AWSService's). Turn it off (`false`) to rule it out when debugging S3 "
+        "requests, or if botocore hooks or plugins of your own must see or change "
+        "every PutObject.",
+    )
+    executor: Literal["auto", "gevent", "threads"] = Field(
+        default="auto",
+        description="How files run concurrently: greenlets (needs gevent monkey-patching), "
+        "OS threads, or auto: greenlets exactly when the socket module is patched.",
+    )
+
+    _split_lists = field_validator("allowed_buckets", "allowed_content_types", mode="before")(
+        split_commas
+    )
 
     @model_validator(mode="after")
     def _default_bucket_is_allowed(self) -> EngineSettings:

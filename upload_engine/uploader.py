@@ -12,8 +12,10 @@ the sha256 in the key's name.
   completed only if size and digest match, otherwise aborted. Parts of an aborted upload
   are never visible.
 - Copy: only when S3 already holds a verified SHA-256 for the staged object equal to the
-  claim; the copy result's checksum (recomputed by S3) is checked again and a mismatched
-  copy is deleted.
+  claim; the copy is then checked again (integrity.py: the checksum CopyObject reports,
+  else HeadObject's, else the copy read back) and a mismatched copy is deleted.
+
+Each stored object says which of these checks it passed (`StoredObject.verified_by`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from schemas import FileFailureCode, StoredObject
+from schemas import FileFailureCode, StoredObject, VerifiedBy
 from upload_engine.classify import Side
 from upload_engine.errors import FileError
 from upload_engine.fast_put import FastPut
+from upload_engine.integrity import verify_copy
 from upload_engine.retry import RetryPolicy
 from upload_engine.settings import EngineSettings, ServerSideEncryption
 from upload_engine.sources import OpenedSource, S3Location
@@ -91,7 +94,9 @@ class Uploader:
             return self._put(source, verifier, dest)
         return self._multipart(source, verifier, dest)
 
-    def _stored(self, source: OpenedSource, dest: Destination, response: Any) -> StoredObject:
+    def _stored(
+        self, source: OpenedSource, dest: Destination, response: Any, verified_by: VerifiedBy
+    ) -> StoredObject:
         return StoredObject(
             bucket=dest.bucket,
             key=dest.key,
@@ -100,6 +105,7 @@ class Uploader:
             content_type=dest.content_type,
             etag=str(response.get("ETag", "")).strip('"'),
             version_id=response.get("VersionId"),
+            verified_by=verified_by,
         )
 
     def _put(self, source: OpenedSource, verifier: Verifier, dest: Destination) -> StoredObject:
@@ -126,7 +132,7 @@ class Uploader:
             # `data` matches `source.sha256` (verified above, or the digest was computed
             # from these very bytes): the fast path signs that digest as the payload hash.
             response = self._policy.call(lambda: fast_put.put_object(params, source.sha256), DEST)
-        return self._stored(source, dest, response)
+        return self._stored(source, dest, response, VerifiedBy.PUT_CHECKSUM)
 
     def _multipart(
         self, source: OpenedSource, verifier: Verifier, dest: Destination
@@ -157,7 +163,7 @@ class Uploader:
         except BaseException:
             self._abort(dest, upload_id)
             raise
-        return self._stored(source, dest, response)
+        return self._stored(source, dest, response, VerifiedBy.PART_CHECKSUMS)
 
     def _send_parts(
         self, source: OpenedSource, verifier: Verifier, dest: Destination, upload_id: str
@@ -211,12 +217,22 @@ class Uploader:
             ),
             DEST,
         )
-        result = response.get("CopyObjectResult", {})
-        copied = result.get("ChecksumSHA256")
-        if copied is not None and copied != b64_of_hex(source.sha256):
-            self._policy.call(
-                lambda: self._client.delete_object(Bucket=dest.bucket, Key=dest.key), DEST
+        try:
+            verified_by = verify_copy(
+                self._client,
+                self._policy,
+                bucket=dest.bucket,
+                key=dest.key,
+                size=source.size,
+                sha256=source.sha256,
+                copied=response,
             )
-            raise FileError(FileFailureCode.CHECKSUM_MISMATCH, "copied object's sha256 differs")
+        except FileError as problem:
+            if problem.code in (FileFailureCode.CHECKSUM_MISMATCH, FileFailureCode.SIZE_MISMATCH):
+                self._policy.call(
+                    lambda: self._client.delete_object(Bucket=dest.bucket, Key=dest.key), DEST
+                )
+            raise
+        result = response.get("CopyObjectResult", {})
         merged = {"ETag": result.get("ETag", ""), "VersionId": response.get("VersionId")}
-        return self._stored(source, dest, merged)
+        return self._stored(source, dest, merged, verified_by)

@@ -38,7 +38,7 @@ from producer_lib.client import UploadClient  # noqa: E402
 from producer_lib.errors import ProducerLibError, ResultTimeout  # noqa: E402
 from producer_lib.s3_staging import S3Stager  # noqa: E402
 from producer_lib.settings import ProducerSettings  # noqa: E402
-from schemas import BlobRef, UploadResult  # noqa: E402
+from schemas import BlobRef, UploadResult, header  # noqa: E402
 from upload_stream_cli.demo_samples import Sample, corrupt_sample, kyc_batch  # noqa: E402
 from upload_stream_cli.devstack.errors import MissingToolError, StackError  # noqa: E402
 from upload_stream_cli.devstack.process import launch, stop_process, tail  # noqa: E402
@@ -53,6 +53,7 @@ from upload_stream_cli.devstack.stack import (  # noqa: E402
     STAGING_BUCKET,
     Stack,
 )
+from upload_stream_cli.ops.topics import message_headers  # noqa: E402
 
 GROUP_ID = "upload-stream-demo"
 STAGING_PREFIX = "demo/"
@@ -259,10 +260,10 @@ class Demo:
             record = self._find(reader, lambda m: m.key() == key)
         finally:
             call_blocking(reader.close)
-        headers = _headers(record)
+        headers = message_headers(record)
         self.say(
-            f"dead-lettered on {DLQ_TOPIC}: dlq_reason_code={headers.get('dlq_reason_code')} "
-            f"({headers.get('dlq_reason', '')}); original bytes kept "
+            f"dead-lettered on {DLQ_TOPIC}: dlq_reason_code={header(headers, 'dlq_reason_code')} "
+            f"({header(headers, 'dlq_reason') or ''}); original bytes kept "
             f"({len(record.value() or b'')} bytes)"
         )
 
@@ -316,14 +317,6 @@ def _describe(sample: Sample) -> str:
         f"{sample.file_type:<15} {sample.filename:<17} {sample.content_type:<16} "
         f"{len(sample.data):>6,} bytes"
     )
-
-
-def _headers(message: Message) -> dict[str, str]:
-    raw = message.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    return {
-        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v or "") for k, v in pairs
-    }
 
 
 def _assign_at_end(consumer: Consumer, topic: str) -> None:

@@ -1,4 +1,4 @@
-"""Errors the CLI turns into exit statuses (see the operating-interface document)."""
+"""Errors the CLI turns into exit statuses (docs/contract/operating-interface.md)."""
 
 
 class UsageError(Exception):

@@ -1,6 +1,6 @@
 """Argument parsing and dispatch for `upload-stream`.
 
-Exit statuses follow the operating-interface document: 0 success, 2 bad arguments or
+Exit statuses follow docs/contract/operating-interface.md: 0 success, 2 bad arguments or
 configuration (one line on stderr), 1 any other failure.
 """
 

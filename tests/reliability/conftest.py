@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import unavailable
 from tests.reliability.report import LAST_RUN, SCOREBOARD
 
 _SOAK_OPT_IN = "soak runs are opt-in: `make soak` (pytest tests/reliability -m soak)"
@@ -44,20 +43,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write(table)
     LAST_RUN.write_text(table)
     terminalreporter.write_line(f"(also written to {LAST_RUN})")
-
-
-@pytest.fixture
-def broker(stack):  # type: ignore[no-untyped-def]
-    """The stack's local broker, which the test may stop; always running again afterwards.
-
-    Unlike `local_broker` this does not skip quietly when Kafka is external: it goes through
-    `unavailable`, so under CI a broker that cannot be stopped is a failure."""
-    local = stack.broker
-    if local is None:
-        unavailable(f"Kafka comes from {stack.kafka_source}: no local broker to stop")
-    try:
-        yield local
-    finally:
-        local.resume()
-        if not local.running:
-            local.start()

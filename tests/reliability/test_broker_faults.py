@@ -31,7 +31,7 @@ OUTAGE_S = 20.0  # ...for this long (a deliberate sleep: the outage itself)
 
 @pytest.mark.timeout(300)
 def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
-    broker: Any, consumer_rig: RigFactory, s3: Any
+    local_broker: Any, consumer_rig: RigFactory, s3: Any
 ) -> None:
     rig = consumer_rig()
     topics = rig.topics
@@ -50,10 +50,10 @@ def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
         wait_for(lambda: time.monotonic() - started >= OUTAGE_AT_S, OUTAGE_AT_S + 5, "t0")
         reader.poll(0.5)
         before = reader.distinct(topics["results"])
-        broker.stop()
+        local_broker.stop()
         row.faults_injected = 1
         gevent.sleep(OUTAGE_S)  # the outage (deliberate)
-        broker.start()
+        local_broker.start()
         restored_at = time.monotonic()
         feeding.get(timeout=60)
         publisher.flush(60)
@@ -83,5 +83,5 @@ def test_broker_down_for_20_s_mid_stream_loses_and_duplicates_nothing(
         assert consumer.stop() == 0
     finally:
         feeding.kill()
-        if not broker.running:
-            broker.start()
+        if not local_broker.running:
+            local_broker.start()

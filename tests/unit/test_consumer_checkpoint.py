@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from consumer.checkpoint import Checkpoint
-from consumer.errors import FatalKafkaError, StuckCallError
+from consumer.errors import FatalKafkaError, OutputWriteError, StuckCallError
 from consumer.ledger import Ledger, PartitionKey, State
 from consumer.metrics import Metrics
 from consumer.outputs import Output, OutputKind
@@ -61,6 +62,8 @@ class FakeIO:
         self.group_offsets: dict[PartitionKey, int] = {}
         self.committed_errors: list[KafkaException] = []
         self.asked: list[list[PartitionKey]] = []
+        self.reports: list[tuple[str, Any]] = []
+        self.delivery_error: KafkaError | None = None
 
     def brokers_up(self, timeout_s: float) -> bool:
         self.broker_checks += 1
@@ -68,6 +71,15 @@ class FakeIO:
 
     def produce(self, output: Output, on_delivery: Any = None) -> None:
         self.produced.append(output.value)
+        self.reports.append((output.topic, on_delivery))
+        if self.delivery_error is not None:  # the broker refuses it at once
+            on_delivery(self.delivery_error, None)
+
+    def serve_producer(self) -> None:
+        pass
+
+    def flush(self, timeout_s: float) -> int:
+        return 0
 
     def send_offsets_to_transaction(
         self, offsets: dict[PartitionKey, int], timeout: float, deadline_s: float | None = None
@@ -97,9 +109,9 @@ def _setup(guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE, **
     checkpoint = Checkpoint(
         io=io,  # type: ignore[arg-type]
         ledger=ledger,
+        partitions=SimpleNamespace(rewind=rewinds.append),  # type: ignore[arg-type]
         guarantee=guarantee,
         metrics=metrics,
-        rewind=rewinds.append,
         interval_s=0.5,
         retry_timeout_s=5,
         **extra,
@@ -107,26 +119,28 @@ def _setup(guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE, **
     for offset in (0, 1, 2):
         record = ledger.track("req", 0, offset)
         if offset != 2:
-            ledger.complete(record, [Output(OutputKind.RESULT, "res", b"k", bytes([offset]), [])])
+            checkpoint.complete(
+                record, [Output(OutputKind.RESULT, "res", b"k", bytes([offset]), [])]
+            )
     return io, ledger, metrics, rewinds, checkpoint
 
 
 def test_transaction_carries_results_and_offsets_of_the_done_prefix() -> None:
     io, ledger, metrics, _rewinds, checkpoint = _setup()
-    assert checkpoint.run() == 2
+    assert checkpoint.commit() == 2
     assert io.producer.calls == ["begin", "send_offsets", "commit"]
     assert io.produced == [b"\x00", b"\x01"]
     assert io.sent_offsets == [{("req", 0): 2}]
     assert ledger.pending() == 1
     assert metrics.summary()["txn_committed"] == 1
-    assert checkpoint.run() == 0  # nothing ready: no empty transaction
+    assert checkpoint.commit() == 0  # nothing ready: no empty transaction
     assert io.producer.calls == ["begin", "send_offsets", "commit"]
 
 
 def test_retriable_commit_is_retried() -> None:
     io, _ledger, _metrics, rewinds, checkpoint = _setup()
     io.producer.commit_errors = [_error(retriable=True)]
-    assert checkpoint.run() == 2
+    assert checkpoint.commit() == 2
     assert io.producer.calls == ["begin", "send_offsets", "commit failed", "commit"]
     assert rewinds == []
 
@@ -136,7 +150,7 @@ def test_a_retry_waits_until_a_broker_answers_again() -> None:
     io, _ledger, _metrics, _rewinds, checkpoint = _setup()
     io.producer.commit_errors = [_error(retriable=True)]
     io.brokers_answers = [False, False, True]
-    assert checkpoint.run() == 2
+    assert checkpoint.commit() == 2
     assert io.broker_checks == 3
     assert io.producer.calls == ["begin", "send_offsets", "commit failed", "commit"]
 
@@ -149,7 +163,7 @@ def test_a_wedged_producer_is_replaced_and_the_lost_transaction_redone() -> None
     wedged.commit_blocks_s = 3.0
     io.group_offsets = {("req", 0): 0, ("other", 1): 7}
     started = time.monotonic()
-    assert checkpoint.run() == 0
+    assert checkpoint.commit() == 0
     assert time.monotonic() - started < 2.0
     assert io.replaced == [wedged]
     assert io.producer is not wedged and io.producer.calls == ["init"]
@@ -161,7 +175,7 @@ def test_a_wedged_producer_is_replaced_and_the_lost_transaction_redone() -> None
     # The redone records commit through the new producer.
     for offset in (0, 1):
         ledger.complete(ledger.track("req", 0, offset), [])
-    assert checkpoint.run() == 2
+    assert checkpoint.commit() == 2
     assert io.producer.calls == ["init", "begin", "send_offsets", "commit"]
     assert io.sent_offsets[-1] == {("req", 0): 2}
 
@@ -172,7 +186,7 @@ def test_a_lost_transaction_that_did_commit_is_not_redone() -> None:
     io, _ledger, _metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
     io.producer.commit_blocks_s = 3.0
     io.group_offsets = {("req", 0): 2}
-    assert checkpoint.run() == 0
+    assert checkpoint.commit() == 0
     assert rewinds == [{("req", 0): 2}]
 
 
@@ -180,7 +194,7 @@ def test_without_a_committed_offset_the_rewind_goes_to_the_first_uncommitted_rec
     io, _ledger, _metrics, rewinds, checkpoint = _setup(stuck_after_s=0.3)
     io.producer.commit_blocks_s = 3.0
     io.committed_errors = [KafkaException(KafkaError(KafkaError._TIMED_OUT, "test"))]
-    assert checkpoint.run() == 0
+    assert checkpoint.commit() == 0
     assert io.broker_checks >= 1  # the failed question waited for a broker, then again
     assert rewinds == [{("req", 0): 0}]
 
@@ -199,14 +213,14 @@ def test_a_new_producer_that_wedges_too_is_fatal() -> None:
 
     io.replace_producer = replace  # type: ignore[method-assign]
     with pytest.raises(FatalKafkaError, match="init_wedges did not return"):
-        checkpoint.run()
+        checkpoint.commit()
     assert rewinds == []
 
 
 def test_abortable_error_aborts_and_rewinds_to_the_last_commit() -> None:
     io, ledger, metrics, rewinds, checkpoint = _setup()
     io.producer.commit_errors = [_error(abort=True)]
-    assert checkpoint.run() == 0
+    assert checkpoint.commit() == 0
     assert io.producer.calls == ["begin", "send_offsets", "commit failed", "abort"]
     assert rewinds == [{("req", 0): 0}]
     assert ledger.pending() == 0
@@ -217,18 +231,35 @@ def test_fatal_error_raises() -> None:
     io, _ledger, _metrics, rewinds, checkpoint = _setup()
     io.producer.commit_errors = [_error(fatal=True)]
     with pytest.raises(FatalKafkaError):
-        checkpoint.run()
+        checkpoint.commit()
     assert rewinds == []
 
 
-def test_at_least_once_commits_published_prefix_without_transaction() -> None:
-    io, ledger, _metrics, _rewinds, checkpoint = _setup(ProcessingGuarantee.AT_LEAST_ONCE)
-    assert checkpoint.run() == 0
-    for record in ledger.waiting(State.DONE):
-        record.state = State.PUBLISHED
-    assert checkpoint.run(wait=True) == 2
+def test_at_least_once_commits_the_acked_prefix_without_a_transaction() -> None:
+    io, _ledger, _metrics, _rewinds, checkpoint = _setup(ProcessingGuarantee.AT_LEAST_ONCE)
+    checkpoint.publish()
+    assert io.produced == [b"\x00", b"\x01"]
+    assert checkpoint.commit() == 0  # produced, not acknowledged yet
+    (_, ack_first), (_, ack_second) = io.reports
+    ack_second(None, None)
+    assert checkpoint.commit() == 0  # offset 0 is still unacknowledged: it leads
+    ack_first(None, None)
+    assert checkpoint.commit(final=True) == 2
     assert io.committed == [({("req", 0): 2}, True)]
     assert io.producer.calls == []
+
+
+def test_an_unwritable_output_stops_instead_of_aborting_and_rewinding_for_ever() -> None:
+    io, ledger, metrics, rewinds, checkpoint = _setup()
+    io.delivery_error = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    io.producer.commit_errors = [_error(abort=True)]  # a failed produce aborts the commit
+    with pytest.raises(OutputWriteError) as caught:
+        checkpoint.commit()
+    assert str(caught.value).startswith("cannot write to topic 'res': TOPIC_AUTHORIZATION_FAILED")
+    assert io.producer.calls == ["begin", "send_offsets", "commit failed", "abort"]
+    assert rewinds == []
+    assert ledger.pending() == 3  # nothing committed, nothing forgotten
+    assert metrics.summary()["txn_aborted"] == 1
 
 
 def test_interval_batches_only_while_other_requests_are_in_flight(
@@ -238,19 +269,19 @@ def test_interval_batches_only_while_other_requests_are_in_flight(
     monkeypatch.setattr("consumer.checkpoint._now", lambda: clock[0])
     io, ledger, _metrics, _rewinds, checkpoint = _setup()
     assert checkpoint.due()  # nothing committed yet: the first results go out at once
-    assert checkpoint.run() == 2
+    assert checkpoint.commit() == 2
     assert not checkpoint.due()  # offset 2 still uploading: wait, it may join the next batch
     clock[0] += 0.6
     assert checkpoint.due()
-    assert checkpoint.run() == 0  # nothing ready...
+    assert checkpoint.commit() == 0  # nothing ready...
     assert checkpoint.due()  # ...so the clock did not restart
     (still_uploading,) = ledger.waiting(State.IN_FLIGHT)
     ledger.complete(still_uploading, [Output(OutputKind.RESULT, "res", b"k", b"\x02", [])])
-    assert checkpoint.run() == 1
+    assert checkpoint.commit() == 1
     assert io.sent_offsets[-1] == {("req", 0): 3}
     clock[0] += 0.01  # well inside the interval...
     record = ledger.track("req", 0, 3)
     assert not checkpoint.due()  # ...and a request is uploading: hold back
     ledger.complete(record, [Output(OutputKind.RESULT, "res", b"k", b"\x03", [])])
     assert checkpoint.due()  # nothing left in flight: nothing to batch with, commit now
-    assert checkpoint.run() == 1
+    assert checkpoint.commit() == 1

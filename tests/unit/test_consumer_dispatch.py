@@ -13,7 +13,7 @@ from consumer.backpressure import Slots
 from consumer.dispatch import Accepted, Dispatcher, Policy, Rejected, decide
 from consumer.ledger import Ledger, State
 from consumer.metrics import Metrics
-from consumer.outputs import OutputKind, Source
+from consumer.outputs import OutputKind, RequestMessage
 from schemas import FileFailureCode, StoredObject
 from upload_engine.model import UploadJob, UploadOutcome
 
@@ -30,8 +30,8 @@ BLOB = {"uri": "file:///s/a", "size": 1, "sha256": "a" * 64, "content_type": "im
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-def _source(value: bytes | None, headers: Any = None) -> Source:
-    return Source("requests", 1, 7, b"key", value, headers)
+def _source(value: bytes | None, headers: Any = None) -> RequestMessage:
+    return RequestMessage("requests", 1, 7, b"key", value, headers)
 
 
 def _request(**extra: Any) -> bytes:
@@ -137,7 +137,12 @@ class FakeEngine:
 def test_dispatcher_runs_engine_and_frees_the_slot(fail: bool, status: str) -> None:
     ledger, slots, metrics, engine = Ledger(), Slots(1), Metrics(), FakeEngine(fail)
     dispatcher = Dispatcher(
-        policy=POLICY, engine=engine, ledger=ledger, slots=slots, metrics=metrics, wake=lambda: None
+        policy=POLICY,
+        engine=engine,
+        collector=ledger,
+        slots=slots,
+        metrics=metrics,
+        wake=lambda: None,
     )
     record = ledger.track("requests", 1, 7)
     assert slots.try_acquire()

@@ -65,3 +65,17 @@ def test_at_least_once_commits_only_published_records() -> None:
     assert ledger.ready(State.PUBLISHED) == []
     a.state = State.PUBLISHED
     assert ledger.commit_offsets(ledger.ready(State.PUBLISHED)) == {("t", 0): 2}
+
+
+def test_in_flight_count_follows_completions_drops_and_late_completions() -> None:
+    ledger = Ledger()
+    a, b = ledger.track("t", 0, 0), ledger.track("t", 0, 1)
+    c = ledger.track("t", 1, 0)
+    assert (ledger.in_flight(), ledger.in_flight([("t", 0)])) == (3, 2)
+    ledger.complete(a, _out(0))
+    assert ledger.in_flight() == 2
+    ledger.drop([("t", 0)])
+    assert ledger.complete(b, _out(1)) is False  # late: already dropped, not counted again
+    assert (ledger.in_flight(), ledger.in_flight([("t", 1)])) == (1, 1)
+    ledger.complete(c, _out(2))
+    assert ledger.in_flight() == 0

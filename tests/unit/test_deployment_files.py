@@ -101,3 +101,15 @@ def test_dockerfile_runs_the_consumer_as_non_root_on_the_metrics_port() -> None:
 def test_consumer_is_restarted_after_a_fatal_exit() -> None:
     # A fatal Kafka error ends `upload-stream consume` with exit 1 by design.
     assert _compose()["services"]["consumer"]["restart"] == "unless-stopped"
+
+
+def test_the_image_holds_every_package() -> None:
+    # pip installs only what was copied: a package left out imports nowhere at run time.
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert packages <= copied, sorted(packages - copied)

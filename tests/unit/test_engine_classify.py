@@ -26,6 +26,7 @@ def s3_error(code: str, status: int = 400) -> bce.ClientError:
 # (S3 code set, expected on the source side, expected on the destination side)
 SETS = [
     (table._DENIED, C.SOURCE_UNREADABLE, C.DESTINATION_DENIED),
+    (table._UNSUPPORTED, C.SOURCE_UNREADABLE, C.DESTINATION_DENIED),
     (table._BUCKET_MISSING, C.SOURCE_NOT_FOUND, C.DESTINATION_NOT_FOUND),
     (table._KEY_MISSING, C.SOURCE_NOT_FOUND, C.INTERNAL_ERROR),
     (table._THROTTLED, C.THROTTLED, C.THROTTLED),
@@ -55,6 +56,80 @@ def test_s3_error_codes(code: str, side: Side, expected: C) -> None:
     assert failure.code is expected
     assert failure.retryable is expected.retryable
     assert code in failure.message
+
+
+@pytest.mark.parametrize("side", [S, D])
+def s3_answer(code: str, status: int, operation: str) -> bce.ClientError:
+    return bce.ClientError(
+        {
+            "Error": {"Code": code, "Message": "as the server said it"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
+
+
+# Every error answer the strict servers gave (README, "A second S3 server"; measured with
+# the integration tier's strict_s3 run and by hand on S3Proxy), and the code it must be.
+MEASURED = [
+    # (server, S3 code, HTTP status, operation, side, contract code)
+    ("versitygw", "SignatureDoesNotMatch", 403, "PutObject", D, C.DESTINATION_DENIED),
+    ("versitygw", "SignatureDoesNotMatch", 403, "GetObject", S, C.SOURCE_UNREADABLE),
+    ("versitygw", "XAdminUserNotFound", 404, "PutObject", D, C.DESTINATION_DENIED),
+    ("versitygw", "XAdminUserNotFound", 404, "HeadObject", S, C.SOURCE_UNREADABLE),
+    ("versitygw", "AccessDenied", 403, "PutObject", D, C.DESTINATION_DENIED),
+    ("versitygw", "BadDigest", 400, "PutObject", D, C.CHECKSUM_MISMATCH),
+    ("versitygw", "BadDigest", 400, "UploadPart", D, C.CHECKSUM_MISMATCH),
+    ("versitygw", "XAmzContentSHA256Mismatch", 400, "PutObject", D, C.CHECKSUM_MISMATCH),
+    ("versitygw", "NoSuchBucket", 404, "PutObject", D, C.DESTINATION_NOT_FOUND),
+    ("versitygw", "NoSuchBucket", 404, "HeadObject", S, C.SOURCE_NOT_FOUND),
+    ("versitygw", "NoSuchKey", 404, "GetObject", S, C.SOURCE_NOT_FOUND),
+    ("versitygw", "404", 404, "HeadObject", S, C.SOURCE_NOT_FOUND),
+    # The staged object changed between HeadObject and CopyObject (CopySourceIfMatch):
+    # unexpected, and a retry reads it afresh.
+    ("versitygw", "PreconditionFailed", 412, "CopyObject", D, C.INTERNAL_ERROR),
+    ("s3proxy", "InvalidAccessKeyId", 403, "PutObject", D, C.DESTINATION_DENIED),
+    ("s3proxy", "SignatureDoesNotMatch", 403, "PutObject", D, C.DESTINATION_DENIED),
+    ("s3proxy", "BadDigest", 400, "PutObject", D, C.CHECKSUM_MISMATCH),
+    ("s3proxy", "XAmzContentSHA256Mismatch", 400, "PutObject", D, C.CHECKSUM_MISMATCH),
+    ("s3proxy", "NotImplemented", 501, "PutObject", D, C.DESTINATION_DENIED),
+    ("s3proxy", "NotImplemented", 501, "CreateMultipartUpload", D, C.DESTINATION_DENIED),
+    ("s3proxy", "NotImplemented", 501, "CopyObject", D, C.DESTINATION_DENIED),
+    ("s3proxy", "NotImplemented", 501, "PutBucketVersioning", D, C.DESTINATION_DENIED),
+    ("s3proxy", "PreconditionFailed", 412, "CopyObject", D, C.INTERNAL_ERROR),
+]
+
+
+@pytest.mark.parametrize(
+    ("server", "code", "status", "operation", "side", "expected"),
+    MEASURED,
+    ids=[f"{m[0]}-{m[1]}-{m[3]}-{m[4].value}" for m in MEASURED],
+)
+def test_codes_the_strict_servers_answered(
+    server: str, code: str, status: int, operation: str, side: Side, expected: C
+) -> None:
+    failure = classify(s3_answer(code, status, operation), side)
+    assert failure.code is expected, server
+    assert failure.retryable is expected.retryable
+    assert code in failure.message and operation in failure.message
+    assert "as the server said it" not in failure.message  # the server's text is not echoed
+
+
+@pytest.mark.parametrize("code", sorted(table._UNSUPPORTED))
+def test_unsupported_is_permanent_and_says_what_to_change(code: str) -> None:
+    failure = classify(s3_answer(code, 501, "PutObject"), D)
+    assert failure.code is C.DESTINATION_DENIED and not failure.retryable
+    assert "UPLOAD_STREAM_SSE=none" in failure.message
+    on_source = classify(s3_answer(code, 501, "HeadObject"), S)
+    assert on_source.code is C.SOURCE_UNREADABLE and not on_source.retryable
+    assert "staging server" in on_source.message
+
+
+def test_a_bare_501_is_unsupported() -> None:
+    error = bce.ClientError({"Error": {}, "ResponseMetadata": {"HTTPStatusCode": 501}}, "PutObject")
+    failure = classify(error, D)
+    assert failure.code is C.DESTINATION_DENIED
+    assert "UPLOAD_STREAM_SSE=none" in failure.message
 
 
 @pytest.mark.parametrize("side", [S, D])

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from schemas import FileFailureCode as C
-from tests.unit.engine_support import Env, env_fixture, moto_client  # noqa: F401
+from tests.unit.engine_support import Env
 from upload_engine import LocalBlob
 
 DATA = b"%PDF-1.7 staged document bytes"

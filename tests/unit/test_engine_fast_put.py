@@ -296,6 +296,26 @@ def test_failures_end_in_the_same_contract_code(
         assert by_fast.code is expected[scenario]
 
 
+@pytest.mark.parametrize("scenario", ["access-denied", "bad-digest", "slow-down", "reset"])
+def test_failed_puts_are_counted_on_the_path_that_sent_them(
+    engines: Callable[..., UploadEngine], scenario: str
+) -> None:
+    server = ScriptedS3()
+    try:
+        engine = engines(server.endpoint, retry_max_attempts=2)
+        server.respond = SCENARIOS[scenario]  # type: ignore[assignment]
+        assert upload(engine, b"first").failures  # botocore's PUTs fail: nothing learned
+        server.respond = ok
+        assert upload(engine, b"learned").failures == {}
+        server.respond = SCENARIOS[scenario]  # type: ignore[assignment]
+        assert upload(engine, DATA).failures  # the fast PUTs fail
+        attempts = 1 if scenario in ("access-denied", "bad-digest") else 2
+        assert fast_count(engine) == (attempts, attempts + 1)
+        assert len(server.received) == 2 * attempts + 1
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("scenario", ["permanent-redirect", "wrong-signing-region"])
 def test_a_region_hint_hands_the_put_to_botocore_and_relearns(
     engines: Callable[..., UploadEngine], server: ScriptedS3, scenario: str
@@ -313,7 +333,7 @@ def test_a_region_hint_hands_the_put_to_botocore_and_relearns(
         (False, "eu-west-1"),  # fast again, in the bucket's region
         (False, "eu-west-1"),
     ]
-    assert fast_count(engine) == (2, 2)
+    assert fast_count(engine) == (3, 2)  # the redirected fast PUT was sent too
 
 
 # --- when it stays off -----------------------------------------------------------------------

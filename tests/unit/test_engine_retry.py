@@ -55,9 +55,12 @@ def test_budget_exhausted_reports_the_last_code() -> None:
     assert sleeps == [0.1, 0.2, 0.3]  # capped at max_delay_s
 
 
-def test_permanent_errors_are_not_retried() -> None:
+# NotImplemented (S3Proxy, any SSE header) and XAdminUserNotFound (versitygw, an unknown
+# access key) used to be retried and replayed as internal_error.
+@pytest.mark.parametrize("code", ["AccessDenied", "NotImplemented", "XAdminUserNotFound"])
+def test_permanent_errors_are_not_retried(code: str) -> None:
     sleeps: list[float] = []
-    flaky = Flaky(ClientError({"Error": {"Code": "AccessDenied"}}, "PutObject"))
+    flaky = Flaky(ClientError({"Error": {"Code": code}}, "PutObject"))
     with pytest.raises(FileError) as caught:
         policy(sleeps).call(flaky, Side.DESTINATION)
     assert caught.value.code is C.DESTINATION_DENIED

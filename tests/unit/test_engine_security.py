@@ -10,7 +10,7 @@ import pytest
 
 from schemas import BlobRef
 from schemas import FileFailureCode as C
-from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import Env, sha
 from upload_engine import LocalBlob
 
 DATA = b"\xff\xd8\xff\xe0 jpeg bytes"

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
 from schemas import FileFailureCode as C
-from tests.unit.engine_support import Env, env_fixture, moto_client, sha  # noqa: F401
+from tests.unit.engine_support import Env, sha
 from upload_engine import LocalBlob, UploadEngine
 
 MiB = 1024 * 1024

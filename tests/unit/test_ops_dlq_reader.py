@@ -11,7 +11,7 @@ from upload_stream_cli.ops.dlq_reader import parse_dlq_record, read_dlq
 from upload_stream_cli.ops.filters import RecordFilter
 from upload_stream_cli.ops.render import counts_lines, dlq_detail, dlq_line, dlq_object
 from upload_stream_cli.ops.text import escape_text, preview_bytes
-from upload_stream_cli.ops.topics import Record
+from upload_stream_cli.ops.topics import TopicRecord
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ def valid_value(request_id: str = "r-1", user_id: str = "u1") -> bytes:
 
 def test_valid_record_reads_every_field() -> None:
     item = parse_dlq_record(
-        Record("dlq", 0, 5, valid_value(), headers=dlq_headers("bucket_not_allowed"))
+        TopicRecord("dlq", 0, 5, valid_value(), headers=dlq_headers("bucket_not_allowed"))
     )
     assert (
         item.code,
@@ -79,7 +79,7 @@ def test_valid_record_reads_every_field() -> None:
 
 def test_invalid_request_keeps_readable_ids() -> None:
     value = json.dumps({"schema_version": 1, "request_id": "r-9", "user_id": 42}).encode()
-    item = parse_dlq_record(Record("dlq", 1, 0, value, headers=dlq_headers("invalid_request")))
+    item = parse_dlq_record(TopicRecord("dlq", 1, 0, value, headers=dlq_headers("invalid_request")))
     assert (item.request_id, item.user_id, item.decodable, item.request) == (
         "r-9",
         "42",
@@ -101,7 +101,7 @@ def test_garbage_never_raises_and_is_shown_escaped() -> None:
         ("\x1b[1mname", b"\x00\x01"),
     ]
     item = parse_dlq_record(
-        Record("dlq", 2, 7, hostile, key=b"\x9b1m", headers=headers, timestamp_ms=0)
+        TopicRecord("dlq", 2, 7, hostile, key=b"\x9b1m", headers=headers, timestamp_ms=0)
     )
     assert (item.request_id, item.user_id, item.decodable) == (None, None, False)
     assert (item.source_partition, item.source_offset, item.failed_at) == (None, None, None)
@@ -117,7 +117,9 @@ def test_garbage_never_raises_and_is_shown_escaped() -> None:
 
 
 def test_garbage_line_exact() -> None:
-    item = parse_dlq_record(Record("dlq", 0, 1, b"\xff\x00", headers=dlq_headers("invalid_json")))
+    item = parse_dlq_record(
+        TopicRecord("dlq", 0, 1, b"\xff\x00", headers=dlq_headers("invalid_json"))
+    )
     assert dlq_line(item).endswith("value=<2 bytes hex:ff00>")
     assert dlq_object(item) == {
         "type": "record",
@@ -137,15 +139,19 @@ def test_garbage_line_exact() -> None:
 
 
 def test_missing_headers_read_as_unknown() -> None:
-    item = parse_dlq_record(Record("dlq", 0, 0, None))
+    item = parse_dlq_record(TopicRecord("dlq", 0, 0, None))
     assert (item.code, item.reason, item.when, item.decodable) == ("unknown", None, None, False)
 
 
 def test_read_dlq_filters() -> None:
     records = [
-        Record("dlq", 0, 0, valid_value("a", "u1"), headers=dlq_headers("bucket_not_allowed")),
-        Record("dlq", 0, 1, b"junk", headers=dlq_headers("invalid_json", "2026-11-28T11:00:00Z")),
-        Record("dlq", 0, 2, valid_value("c", "u2"), headers=dlq_headers("reply_topic_not_allowed")),
+        TopicRecord("dlq", 0, 0, valid_value("a", "u1"), headers=dlq_headers("bucket_not_allowed")),
+        TopicRecord(
+            "dlq", 0, 1, b"junk", headers=dlq_headers("invalid_json", "2026-11-28T11:00:00Z")
+        ),
+        TopicRecord(
+            "dlq", 0, 2, valid_value("c", "u2"), headers=dlq_headers("reply_topic_not_allowed")
+        ),
     ]
 
     def offsets(**filters: object) -> list[int]:

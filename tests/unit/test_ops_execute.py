@@ -113,8 +113,21 @@ def test_publish_failures_are_counted_and_reported() -> None:
 def test_bar_on_a_terminal_is_cleared_before_each_line() -> None:
     _, out, err = run(None, tty=True)
     assert len(out.splitlines()) == 3
-    assert err.endswith("\r\x1b[K")
-    assert "\r[##############################] 3/3 dry_run=2 not_replayable=1" in err
+    assert "\r" not in out
+    # Redrawn after each line with the counts so far, and blanked at the end.
+    assert "| 2/3 [" in err
+    assert "dry_run=1 not_replayable=1]" in err
+    assert err.endswith("\r")
+    assert err.rsplit("\r", 2)[-2].strip() == ""
+
+
+def test_no_bar_off_a_terminal() -> None:
+    err, out = io.StringIO(), io.StringIO()
+    progress = Progress(2, err)  # StringIO is no terminal
+    progress.write("line", out)
+    progress.add("dry_run")
+    progress.close()
+    assert (err.getvalue(), out.getvalue(), progress.counts["dry_run"]) == ("", "line\n", 1)
 
 
 def test_rate_limit_is_taken_before_each_publish() -> None:

@@ -27,7 +27,7 @@ from upload_stream_cli.ops.replay import (
     plan_from_dlq,
     plan_from_results,
 )
-from upload_stream_cli.ops.topics import Record
+from upload_stream_cli.ops.topics import TopicRecord
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -90,7 +90,7 @@ def result(
 def history_of(*results: UploadResult, replay_ids: tuple[str, ...] = ()) -> History:
     history = History()
     for offset, item in enumerate(results):
-        history.add_result(Record("results", 0, offset, encode_result(item)))
+        history.add_result(TopicRecord("results", 0, offset, encode_result(item)))
     history.replay_ids.update(replay_ids)
     return history
 
@@ -244,8 +244,8 @@ def test_limit_turns_the_excess_into_skipped_limit() -> None:
     assert limited[3].detail == "over --limit 2"
 
 
-def dead_letter(offset: int, value: bytes, code: str) -> Record:
-    return Record(
+def dead_letter(offset: int, value: bytes, code: str) -> TopicRecord:
+    return TopicRecord(
         "dlq", 1, offset, value, headers=[("dlq_reason_code", code.encode())], timestamp_ms=0
     )
 
@@ -325,23 +325,23 @@ def test_history_remembers_only_replay_ids_from_the_value() -> None:
     history = History()
     plain = request("orig")
     replay = request("orig.r2", 2, "orig")
-    forged = Record(
+    forged = TopicRecord(
         "requests", 0, 2, b'{"request_id": "other"}', headers=[("correlation_id", b"x.r2")]
     )
     history.add_request(
-        Record("requests", 0, 0, encode_request(plain), headers=request_headers(plain))
+        TopicRecord("requests", 0, 0, encode_request(plain), headers=request_headers(plain))
     )
     history.add_request(
-        Record("requests", 0, 1, encode_request(replay), headers=request_headers(replay))
+        TopicRecord("requests", 0, 1, encode_request(replay), headers=request_headers(replay))
     )
     history.add_request(forged)
-    history.add_request(Record("requests", 0, 3, b"\xff"))
-    history.add_request(Record("requests", 0, 4, None))
+    history.add_request(TopicRecord("requests", 0, 3, b"\xff"))
+    history.add_request(TopicRecord("requests", 0, 4, None))
     assert history.replay_ids == {"orig.r2"}
 
 
 def test_history_counts_unreadable_results() -> None:
     history = History()
-    history.add_result(Record("results", 0, 0, b"{}"))
-    history.add_result(Record("results", 0, 1, None))
+    history.add_result(TopicRecord("results", 0, 0, b"{}"))
+    history.add_result(TopicRecord("results", 0, 1, None))
     assert (history.unreadable_results, history.lineages) == (2, {})

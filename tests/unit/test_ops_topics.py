@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import KafkaError
 
 from upload_stream_cli.ops.errors import OpsError
-from upload_stream_cli.ops.topics import _handle
+from upload_stream_cli.ops.topics import _handle, message_headers
 
 
 @dataclass
@@ -74,3 +74,23 @@ def test_a_permanent_error_stops_the_read_and_a_retriable_one_does_not() -> None
     with pytest.raises(OpsError) as caught:
         list(_handle(fake(2, -1, gone), {2: 3}))
     assert str(caught.value) == "reading partition 2: Broker: Unknown topic"
+
+
+class WithHeaders:
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def headers(self) -> Any:
+        return self.raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, []),
+        ([("a", b"1"), ("b", None), ("a", "2")], [("a", b"1"), ("b", None), ("a", b"2")]),
+        ({"c": "3"}, [("c", b"3")]),
+    ],
+)
+def test_message_headers_are_bytes_pairs_in_order(raw: Any, expected: list[Any]) -> None:
+    assert message_headers(WithHeaders(raw)) == expected  # type: ignore[arg-type]

@@ -231,3 +231,12 @@ def test_publisher_reports_failed_deliveries(fake_producer: type[FakeProducer]) 
     assert caught.value.kafka_error == "_MSG_TIMED_OUT"
     assert caught.value.retryable is True
     assert str(caught.value).startswith("2 of 2 requests not acknowledged by the broker on reqs:")
+
+
+def test_publisher_without_a_topic_reads_the_shared_one(
+    fake_producer: type[FakeProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPLOAD_STREAM_REQUESTS_TOPIC", "team.requests")
+    RequestPublisher({"bootstrap.servers": "b:9092"}).publish(_request())
+    (producer,) = fake_producer.instances
+    assert [sent["topic"] for sent in producer.produced] == ["team.requests"]

@@ -148,3 +148,19 @@ def test_close_wakes_waiters_and_closes_the_consumer(router: ReplyRouter) -> Non
     assert FakeConsumer.last.closed is True
     with pytest.raises(ClientClosedError):
         router.expect("req-2")
+
+
+def test_without_arguments_it_reads_the_shared_topic_and_fetch_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(module, "Consumer", FakeConsumer)
+    monkeypatch.setenv("UPLOAD_STREAM_RESULTS_TOPIC", "team.results")
+    monkeypatch.setenv("UPLOAD_STREAM_FETCH_WAIT_MAX_MS", "0")  # valid for every reader now
+    made = ReplyRouter({"bootstrap.servers": "b"})
+    try:
+        assert made.topic == "team.results"
+        assert made._config["fetch.wait.max.ms"] == 0
+    finally:
+        made.close()
+    monkeypatch.delenv("UPLOAD_STREAM_FETCH_WAIT_MAX_MS")
+    assert ReplyRouter({"bootstrap.servers": "b"})._config["fetch.wait.max.ms"] == 500

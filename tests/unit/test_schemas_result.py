@@ -15,10 +15,12 @@ from schemas import (
     ResultDecodeError,
     ResultStatus,
     UploadResult,
+    VerifiedBy,
     decode_result,
     status_for,
 )
 from schemas.examples import example_result
+from schemas.export import render_all
 
 RETRYABLE = {"throttled", "timeout", "network_error", "internal_error"}
 
@@ -45,6 +47,34 @@ def test_failed_sources_is_optional() -> None:
     data = _result()
     del data["failed_sources"]
     assert _decode(data).failed_sources == {}
+
+
+def test_verified_by_is_optional_and_read_when_present() -> None:
+    assert _decode(_result()).objects["passport"].verified_by is VerifiedBy.PUT_CHECKSUM
+    data = _result()
+    del data["objects"]["passport"]["verified_by"]  # a result of an older writer
+    assert _decode(data).objects["passport"].verified_by is None
+    schema = json.loads(render_all()["upload-result.v1.schema.json"])
+    stored = schema["$defs"]["StoredObject"]
+    assert "verified_by" in stored["properties"]
+    assert "verified_by" not in stored["required"]
+
+
+def test_verified_by_values_match_the_contract() -> None:
+    assert {v.value for v in VerifiedBy} == {
+        "put_checksum",
+        "part_checksums",
+        "copy_checksum",
+        "head_checksum",
+        "read_back",
+    }
+
+
+def test_unknown_verified_by_is_rejected() -> None:
+    data = _result()
+    data["objects"]["passport"]["verified_by"] = "trust_me"
+    with pytest.raises(ResultDecodeError):
+        _decode(data)
 
 
 def test_file_failure_codes_match_the_contract_table() -> None:

@@ -1,7 +1,7 @@
 """`upload-stream consume`: one consumer process of the group, until SIGTERM / SIGINT.
 
-Configured only from the environment (operating-interface document); `--help` lists every
-variable with its default. Settings are validated before anything connects: a missing or
+Configured only from the environment (docs/contract/operating-interface.md); `--help`
+lists every variable with its default. Settings are validated before anything connects: a missing or
 bad value exits 2 with a one-line reason.
 """
 
@@ -10,39 +10,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pydantic_settings import BaseSettings
-
 from upload_stream_cli.errors import UsageError
-
-
-def _settings_classes() -> list[tuple[type[BaseSettings], str]]:
-    from consumer.settings import ConsumerSettings
-    from kafka_config.connection import KafkaConnection
-    from upload_engine.settings import EngineSettings
-
-    return [
-        (KafkaConnection, "KAFKA_"),
-        (EngineSettings, "UPLOAD_STREAM_"),
-        (ConsumerSettings, "UPLOAD_STREAM_"),
-    ]
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, list):
-        return ",".join(map(str, value)) or "empty"
-    return str(getattr(value, "value", value))
 
 
 def environment_help() -> str:
     """Every variable the command reads, with its default and meaning."""
+    from upload_stream_cli.settings_table import READERS, describe_default, variable
+
     lines = ["environment (defaults in brackets):"]
-    for cls, prefix in _settings_classes():
+    for cls in READERS["consumer"]:
         for name, field in cls.model_fields.items():
-            default = _describe(field.get_default(call_default_factory=True))
+            default = describe_default(field.get_default(call_default_factory=True))
             about = f"  {field.description}" if field.description else ""
-            lines.append(f"  {prefix}{name.upper()} [{default}]{about}")
+            lines.append(f"  {variable(cls, name)} [{default}]{about}")
     lines.append("  plus boto3's AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...")
     return "\n".join(lines)
 

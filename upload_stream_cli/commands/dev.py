@@ -102,13 +102,15 @@ def _describe(stack: Stack, partitions: int) -> None:
     else:
         _note(f"Kafka ({stack.kafka_source}) at {stack.bootstrap_servers}")
     if stack.s3_server is not None:
-        _note(f"S3 (moto) pid {stack.s3_server.pid} at {stack.s3_endpoint}")
+        _note(f"S3 ({stack.s3_server_name}) pid {stack.s3_server.pid} at {stack.s3_endpoint}")
     else:
         _note(f"S3 ({stack.s3_source}) at {stack.s3_endpoint}")
     _note(f"topics ({partitions} partitions): {', '.join(DEFAULT_TOPICS)}")
     _note(f"buckets: {', '.join(DEFAULT_BUCKETS)}")
-    if stack.fake_credentials:
+    if stack.fake_credentials and stack.s3_server_name == "moto":
         _note("the local S3 takes any credentials, but boto3 needs some: export the lines above")
+    elif stack.fake_credentials:
+        _note("the local S3 checks signatures: use the credentials of the lines above")
     _note("ready; Ctrl-C or SIGTERM stops it")
 
 

@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from consumer.settings import ConsumerSettings
+from consumer.settings import RequestLimits
 from kafka_config.connection import KafkaConnection
+from kafka_config.topics import DlqTopic
 from schemas import RequestErrorCode
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from upload_stream_cli.ops.cli_args import add_filter_arguments, build_filter
@@ -61,11 +62,11 @@ def register(subparsers: Any) -> None:
 
 def _read(args: argparse.Namespace) -> Iterator[DlqRecord]:
     selected = build_filter(args, DLQ_CODES)
-    settings = ConsumerSettings()
+    limits = RequestLimits()
     records = read_to_end(
-        KafkaConnection().librdkafka(), settings.dlq_topic, timeout_s=args.timeout
+        KafkaConnection().librdkafka(), DlqTopic().dlq_topic, timeout_s=args.timeout
     )
-    return read_dlq(records, selected, max_files_per_request=settings.max_files_per_request)
+    return read_dlq(records, selected, max_files_per_request=limits.max_files_per_request)
 
 
 def _list(args: argparse.Namespace) -> int:

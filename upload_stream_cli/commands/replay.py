@@ -12,8 +12,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.settings import ConsumerSettings
+from consumer.settings import RequestLimits
 from kafka_config.connection import KafkaConnection
+from kafka_config.topics import Topics
 from schemas import FileFailureCode, RequestErrorCode
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from upload_stream_cli.ops.cli_args import (
@@ -80,28 +81,29 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_replay)
 
 
-def _history(args: argparse.Namespace, settings: ConsumerSettings, conn: dict[str, str]) -> History:
+def _history(args: argparse.Namespace, topics: Topics, conn: dict[str, str]) -> History:
     history = History()
-    for record in read_to_end(conn, settings.requests_topic, timeout_s=args.timeout):
+    for record in read_to_end(conn, topics.requests_topic, timeout_s=args.timeout):
         history.add_request(record)
-    for record in read_to_end(conn, settings.results_topic, timeout_s=args.timeout):
+    for record in read_to_end(conn, topics.results_topic, timeout_s=args.timeout):
         history.add_result(record)
     return history
 
 
-def _plan(args: argparse.Namespace, conn: dict[str, str]) -> list[Decision]:
+def _plan(args: argparse.Namespace, topics: Topics, conn: dict[str, str]) -> list[Decision]:
     selected = build_filter(args, _CODES[args.source])
-    settings = ConsumerSettings()
+    # Read before any topic is, so a bad value exits 2 before connecting; dlq only.
+    limits = RequestLimits() if args.source == "dlq" else None
     ctx = PlanContext(
-        history=_history(args, settings, conn),
+        history=_history(args, topics, conn),
         selected=selected,
         now=datetime.now(UTC),
         include_permanent=args.include_permanent,
     )
-    if args.source == "results":
+    if limits is None:
         return plan_from_results(ctx)
-    dlq = read_to_end(conn, settings.dlq_topic, timeout_s=args.timeout)
-    items = read_dlq(dlq, selected, max_files_per_request=settings.max_files_per_request)
+    dlq = read_to_end(conn, topics.dlq_topic, timeout_s=args.timeout)
+    items = read_dlq(dlq, selected, max_files_per_request=limits.max_files_per_request)
     return plan_from_dlq(items, ctx)
 
 
@@ -109,11 +111,12 @@ def _replay(args: argparse.Namespace) -> int:
     if args.include_permanent and args.source != "results":
         raise UsageError("--include-permanent applies to --from results only")
     conn = KafkaConnection().librdkafka()
+    topics = Topics()
     try:
-        decisions = apply_limit(_plan(args, conn), args.limit)
+        decisions = apply_limit(_plan(args, topics, conn), args.limit)
         publisher = None
         if not args.dry_run and any(d.outcome is Outcome.PUBLISHED for d in decisions):
-            publisher = ReplayPublisher(conn, ConsumerSettings().requests_topic)
+            publisher = ReplayPublisher(conn, topics.requests_topic)
         counts = Executor(
             publisher=publisher,
             rate=TokenBucket(args.rate) if args.rate else None,

@@ -60,13 +60,13 @@ def print_result(result: Any, *, as_json: bool) -> None:
 
 def _results(args: argparse.Namespace) -> int:
     from kafka_config.connection import KafkaConnection
+    from kafka_config.topics import ResultsTopic
     from producer_lib.errors import ReplyChannelError
     from producer_lib.reader import UnreadableResult, tail_results
-    from producer_lib.settings import ProducerSettings
 
     if args.last < 0:
         raise UsageError("--last must be 0 or more")
-    settings = ProducerSettings()
+    topic = ResultsTopic().results_topic
 
     def report(bad: UnreadableResult) -> None:
         print(
@@ -77,7 +77,7 @@ def _results(args: argparse.Namespace) -> int:
     try:
         for result in tail_results(
             KafkaConnection().librdkafka(),
-            topic=settings.results_topic,
+            topic=topic,
             from_beginning=args.from_beginning,
             last=args.last,
             follow=args.follow,

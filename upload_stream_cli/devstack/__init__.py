@@ -4,6 +4,8 @@ and the test harness.
 - `kafka.KafkaBroker`: Apache Kafka (KRaft, single node) as a Java subprocess, jars resolved
   with Maven into a cache dir.
 - `s3.MotoS3Server`: moto's S3 served by gevent.pywsgi in its own process.
+- `versitygw.VersityGwServer`: versitygw, a strict S3 (checks signatures and checksums),
+  built with `go install` into the cache dir; chosen with `UPLOAD_STREAM_S3_SERVER=versitygw`.
 - `stack.Stack`: picks, per part, an endpoint from the environment, a testcontainers broker
   when Docker answers, or the local launchers above; creates the default topics and buckets.
 

@@ -36,12 +36,12 @@ from upload_stream_cli.devstack.errors import MissingToolError, StackError
 from upload_stream_cli.devstack.lifecycle import ChildProcessService
 from upload_stream_cli.devstack.ports import LOOPBACK, free_ports, port_open
 from upload_stream_cli.devstack.process import launch, make_workdir, run, stop_process, tail
+from upload_stream_cli.devstack.settings import DevStackSettings
 
 KAFKA_VERSION = "4.1.1"
-CACHE_DIR_ENV = "UPLOAD_STREAM_CACHE_DIR"
 
-#: Measured on 2 cores: SerialGC and C1-only start the broker ~15 % faster than the defaults
-#: (G1, tiered up to C2); a test broker never runs long enough to need C2.
+#: SerialGC and C1-only start the broker faster than the defaults (G1, tiered up to C2);
+#: a test broker never runs long enough to need C2.
 JVM_OPTIONS: tuple[str, ...] = (
     "-Xms256m",
     "-Xmx768m",
@@ -60,8 +60,7 @@ log = logging.getLogger(__name__)
 
 def cache_dir() -> Path:
     """Where resolved jars live: `$UPLOAD_STREAM_CACHE_DIR`, else `~/.cache/upload-stream`."""
-    configured = os.environ.get(CACHE_DIR_ENV)
-    return Path(configured) if configured else Path.home() / ".cache" / "upload-stream"
+    return DevStackSettings().cache_path
 
 
 @contextlib.contextmanager

@@ -84,11 +84,18 @@ def launch(
     return proc
 
 
-def run(argv: Sequence[str], *, log: Path, timeout: float, cwd: Path | None = None) -> int:
+def run(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
     """Run `argv` to completion like `launch` (output appended to `log`, dies with us) and
     return its exit status. On a timeout, or when the caller is killed or interrupted, the
     child is stopped first; a timeout then raises subprocess.TimeoutExpired."""
-    proc = launch(argv, log=log, cwd=cwd)
+    proc = launch(argv, log=log, cwd=cwd, env=env)
     try:
         return proc.wait(timeout)
     except BaseException:

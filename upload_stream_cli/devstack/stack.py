@@ -6,7 +6,8 @@ Each part comes from the first of these that applies:
 1. the environment: `KAFKA_BOOTSTRAP_SERVERS` / `AWS_ENDPOINT_URL` (nothing is started);
 2. Kafka only: a testcontainers broker when a Docker engine answers (checked in well under a
    second; `UPLOAD_STREAM_DOCKER=0` turns this off);
-3. the local launchers: `kafka.KafkaBroker` (Java) and `s3.MotoS3Server` (moto).
+3. the local launchers: `kafka.KafkaBroker` (Java) and `s3.MotoS3Server` (moto), or with
+   `UPLOAD_STREAM_S3_SERVER=versitygw` the strict `versitygw.VersityGwServer`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
+from kafka_config.topics import DlqTopic, RequestsTopic, ResultsTopic
 from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
 from upload_stream_cli.devstack.lifecycle import Service
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
 from upload_stream_cli.devstack.secure_kafka import SecureKafkaBroker
+from upload_stream_cli.devstack.settings import DevStackSettings
+from upload_stream_cli.devstack.versitygw import VersityGwServer
 
-REQUESTS_TOPIC = "uploads.requests"
-RESULTS_TOPIC = "uploads.results"
-DLQ_TOPIC = "uploads.requests.dlq"
+# The topics and buckets a default configuration uses (the settings' own defaults).
+REQUESTS_TOPIC: str = RequestsTopic.model_fields["requests_topic"].default
+RESULTS_TOPIC: str = ResultsTopic.model_fields["results_topic"].default
+DLQ_TOPIC: str = DlqTopic.model_fields["dlq_topic"].default
 DEFAULT_TOPICS: tuple[str, ...] = (REQUESTS_TOPIC, RESULTS_TOPIC, DLQ_TOPIC)
 
 DOCUMENTS_BUCKET = "upload-stream-documents"
@@ -39,7 +44,11 @@ DEFAULT_PARTITIONS = 3
 
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 S3_ENV = "AWS_ENDPOINT_URL"
-DOCKER_ENV = "UPLOAD_STREAM_DOCKER"
+S3_SERVER_ENV = "UPLOAD_STREAM_S3_SERVER"
+
+#: The local S3 servers: moto (the default: fast, in memory, checks neither signatures nor
+#: checksums) and versitygw (checks signatures, checksums and Content-MD5 as S3 does).
+S3_SERVERS: tuple[str, ...] = ("moto", "versitygw")
 
 #: Confluent's image, since testcontainers' KafkaContainer drives its start scripts.
 #: Confluent Platform 8.0 ships Apache Kafka 4.0 (KRaft only), like the local launcher's 4.1.
@@ -57,7 +66,7 @@ def docker_available(timeout: float = 3.0) -> bool:
     No socket and no `DOCKER_HOST` answers False at once, without the Docker SDK; the timeout
     bounds the case of a `DOCKER_HOST` that does not answer.
     """
-    if os.environ.get(DOCKER_ENV, "").strip().lower() in {"0", "false", "no", "off"}:
+    if not DevStackSettings().docker_allowed:
         return False
     host = os.environ.get("DOCKER_HOST", "")
     if not host and not Path(_DEFAULT_DOCKER_SOCKET).exists():
@@ -94,7 +103,8 @@ class Stack(Service):
     ...     print(stack.bootstrap_servers, stack.s3_endpoint)
 
     `broker` is the local `KafkaBroker` (so tests can stop, kill or pause it) and `s3_server`
-    the local `MotoS3Server`; both are None when that part comes from elsewhere.
+    the local S3 server (`MotoS3Server`, or `VersityGwServer` when `UPLOAD_STREAM_S3_SERVER`
+    is `versitygw`); both are None when that part comes from elsewhere.
     """
 
     def __init__(
@@ -112,7 +122,7 @@ class Stack(Service):
         self._environ = os.environ if environ is None else environ
         self._use_docker = use_docker
         self.broker: KafkaBroker | None = None
-        self.s3_server: MotoS3Server | None = None
+        self.s3_server: MotoS3Server | VersityGwServer | None = None
         self.kafka_source: Source | None = None
         self.s3_source: Source | None = None
         self._container: Any = None
@@ -133,8 +143,14 @@ class Stack(Service):
 
     @property
     def fake_credentials(self) -> bool:
-        """True when S3 is the local moto, which needs `FAKE_AWS_ENV` and nothing else."""
+        """True when S3 is a local server, which needs `FAKE_AWS_ENV` and nothing else."""
         return self.s3_source == "local"
+
+    @property
+    def s3_server_name(self) -> str:
+        """`moto` or `versitygw` for a local server, `env` for AWS_ENDPOINT_URL's."""
+        wanted = self._environ.get(S3_SERVER_ENV, "").strip().lower() or "moto"
+        return "env" if self.s3_source == "env" else wanted
 
     def env(self) -> dict[str, str]:
         """Environment variables a client process needs to reach this stack."""
@@ -155,11 +171,12 @@ class Stack(Service):
 
     def _start(self) -> None:
         env_endpoint = self._environ.get(S3_ENV)
-        if env_endpoint:
+        server = self._local_s3_server(env_endpoint)
+        if server is None:
             self._endpoint, self.s3_source = env_endpoint, "env"
         else:
-            # moto starts in its own process while the JVM boots.
-            self.s3_server = MotoS3Server(port=self.s3_port)
+            # The S3 server starts in its own process while the JVM boots.
+            self.s3_server = server
             self.s3_server.launch()
 
         env_bootstrap = self._environ.get(KAFKA_ENV)
@@ -180,6 +197,19 @@ class Stack(Service):
         if self.s3_server is not None:
             self.s3_server.wait_ready()
             self._endpoint, self.s3_source = self.s3_server.endpoint, "local"
+
+    def _local_s3_server(self, env_endpoint: str | None) -> MotoS3Server | VersityGwServer | None:
+        """The local S3 server to start, or None when AWS_ENDPOINT_URL names one."""
+        name = self._environ.get(S3_SERVER_ENV, "").strip().lower()
+        if name and name not in S3_SERVERS:
+            raise StackError(f"{S3_SERVER_ENV}={name!r}: expected one of {', '.join(S3_SERVERS)}")
+        if env_endpoint:
+            if name:  # asked for a local server, but would silently test another one
+                raise StackError(f"{S3_SERVER_ENV} and {S3_ENV} are both set: unset one")
+            return None
+        if name == "versitygw":
+            return VersityGwServer()
+        return MotoS3Server(port=self.s3_port)
 
     def _docker_wanted(self) -> bool:
         if self._use_docker is not None:

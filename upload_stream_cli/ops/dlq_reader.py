@@ -26,7 +26,7 @@ from schemas.codec import (
 )
 from schemas.fields import DEFAULT_MAX_FILES_PER_REQUEST, RequestId, Timestamp
 from upload_stream_cli.ops.filters import RecordFilter
-from upload_stream_cli.ops.topics import Record
+from upload_stream_cli.ops.topics import TopicRecord
 
 _TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
 _REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
@@ -34,12 +34,12 @@ _INT = re.compile(r"^[0-9]{1,19}$")
 UNKNOWN_CODE = "unknown"
 
 
-def _int_header(record: Record, name: str) -> int | None:
+def _int_header(record: TopicRecord, name: str) -> int | None:
     text = header(record.headers, name)
     return int(text) if text is not None and _INT.fullmatch(text) else None
 
 
-def _time_header(record: Record, name: str) -> datetime | None:
+def _time_header(record: TopicRecord, name: str) -> datetime | None:
     try:
         return _TIMESTAMP.validate_python(header(record.headers, name))
     except ValidationError:
@@ -55,7 +55,7 @@ def _valid_request_id(text: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class DlqRecord:
-    record: Record
+    record: TopicRecord
     reason_code: str | None
     reason: str | None
     source_topic: str | None
@@ -100,7 +100,7 @@ class DlqRecord:
 
 
 def parse_dlq_record(
-    record: Record, *, max_files_per_request: int = DEFAULT_MAX_FILES_PER_REQUEST
+    record: TopicRecord, *, max_files_per_request: int = DEFAULT_MAX_FILES_PER_REQUEST
 ) -> DlqRecord:
     request: UploadRequest | None = None
     error: RequestDecodeError | None = None
@@ -130,7 +130,7 @@ def parse_dlq_record(
 
 
 def read_dlq(
-    records: Iterable[Record],
+    records: Iterable[TopicRecord],
     selected: RecordFilter,
     *,
     max_files_per_request: int = DEFAULT_MAX_FILES_PER_REQUEST,

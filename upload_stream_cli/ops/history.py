@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from schemas import ResultDecodeError, ResultStatus, UploadResult, decode_result, header
 from schemas.codec import H_CORRELATION_ID
 from upload_stream_cli.ops.lineage import lineage_root
-from upload_stream_cli.ops.topics import Record
+from upload_stream_cli.ops.topics import TopicRecord
 
 # Replay ids end in `.r{attempt}`; only those need remembering from the requests topic.
 _REPLAY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,125}\.r[0-9]{1,9}$")
@@ -45,7 +45,7 @@ class History:
     replay_ids: set[str] = field(default_factory=set)
     unreadable_results: int = 0
 
-    def add_result(self, record: Record) -> None:
+    def add_result(self, record: TopicRecord) -> None:
         try:
             result = decode_result(record.value)
         except ResultDecodeError:
@@ -61,7 +61,7 @@ class History:
             state.latest_failed = result
             state.failed_source = f"results {record.partition}:{record.offset}"
 
-    def add_request(self, record: Record) -> None:
+    def add_request(self, record: TopicRecord) -> None:
         # The header is a cheap pre-filter; the value's request_id is what the consumer
         # dedupes on, so that is what is remembered.
         claimed = header(record.headers, H_CORRELATION_ID)

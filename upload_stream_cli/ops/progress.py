@@ -1,4 +1,4 @@
-"""Progress of a replay: a bar on a terminal, silence otherwise (then only the summary).
+"""Progress of a replay: a tqdm bar on a terminal, silence otherwise (then only the summary).
 
 Lines printed while the bar is up go through `write`, which clears the bar first, so the
 two never interleave on a shared terminal.
@@ -6,11 +6,11 @@ two never interleave on a shared terminal.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import TextIO
 
-_WIDTH = 30
+from tqdm import tqdm
+
 _REDRAW_S = 0.1  # a terminal cannot show faster; a million redraws would slow the replay
 
 
@@ -18,10 +18,15 @@ class Progress:
     def __init__(self, total: int, stream: TextIO, *, enabled: bool | None = None) -> None:
         self.total = total
         self.counts: Counter[str] = Counter()
-        self._stream = stream
-        self._enabled = stream.isatty() if enabled is None else enabled
-        self._shown = False
-        self._drawn_at = float("-inf")
+        self._bar = tqdm(
+            total=total,
+            file=stream,
+            disable=not (stream.isatty() if enabled is None else enabled),
+            leave=False,  # closing clears it: the summary line follows
+            unit="request",
+            mininterval=_REDRAW_S,
+            dynamic_ncols=True,
+        )
 
     @property
     def done(self) -> int:
@@ -29,33 +34,16 @@ class Progress:
 
     def add(self, outcome: str) -> None:
         self.counts[outcome] += 1
-        self._draw()
+        self._bar.set_postfix_str(
+            " ".join(f"{k}={v}" for k, v in sorted(self.counts.items())), refresh=False
+        )
+        self._bar.update(1)
 
     def write(self, line: str, out: TextIO) -> None:
-        self._clear()
+        self._bar.clear()
         out.write(line + "\n")
         out.flush()
-        self._draw()
+        self._bar.refresh()
 
     def close(self) -> None:
-        self._clear()
-
-    def render(self) -> str:
-        filled = _WIDTH * self.done // self.total if self.total else _WIDTH
-        counts = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
-        return f"[{'#' * filled}{'.' * (_WIDTH - filled)}] {self.done}/{self.total} {counts}"
-
-    def _draw(self) -> None:
-        now = time.monotonic()
-        due = now - self._drawn_at >= _REDRAW_S or self.done == self.total or not self._shown
-        if self._enabled and due:
-            self._stream.write("\r" + self.render())
-            self._stream.flush()
-            self._shown = True
-            self._drawn_at = now
-
-    def _clear(self) -> None:
-        if self._shown:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
-            self._shown = False
+        self._bar.close()

@@ -44,7 +44,7 @@ def kafka_reason(exc: KafkaException) -> str:
 
 
 @dataclass(frozen=True)
-class Record:
+class TopicRecord:
     """One Kafka record, detached from librdkafka so the logic can be tested without it."""
 
     topic: str
@@ -56,21 +56,22 @@ class Record:
     timestamp_ms: int | None = None
 
 
-def _headers(message: Message) -> Headers:
+def message_headers(message: Message) -> Headers:
+    """A consumed message's headers as (name, bytes) pairs, the form `schemas` reads."""
     raw = message.headers() or []
     pairs = raw.items() if isinstance(raw, dict) else raw
     return [(k, v.encode("utf-8") if isinstance(v, str) else v) for k, v in pairs]
 
 
-def _record(message: Message, partition: int, offset: int) -> Record:
+def _record(message: Message, partition: int, offset: int) -> TopicRecord:
     kind, stamp = message.timestamp()
-    return Record(
+    return TopicRecord(
         topic=message.topic() or "",
         partition=partition,
         offset=offset,
         value=message.value(),
         key=message.key(),
-        headers=_headers(message),
+        headers=message_headers(message),
         timestamp_ms=stamp if kind != TIMESTAMP_NOT_AVAILABLE else None,
     )
 
@@ -103,7 +104,7 @@ def _ends(
 
 def read_to_end(
     connection: Mapping[str, str], topic: str, *, timeout_s: float = 60.0
-) -> Iterator[Record]:
+) -> Iterator[TopicRecord]:
     """Every record of `topic` up to the high watermarks seen at the start.
 
     Raises `OpsError` when the end is not reached within `timeout_s`, rather than
@@ -139,7 +140,7 @@ def read_to_end(
         consumer.close()
 
 
-def _handle(message: Message, pending: dict[int, int]) -> Iterator[Record]:
+def _handle(message: Message, pending: dict[int, int]) -> Iterator[TopicRecord]:
     partition, offset, error = message.partition(), message.offset(), message.error()
     if error is not None:
         if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
