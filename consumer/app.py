@@ -10,13 +10,16 @@ One process = one member of the consumer group. Threads and greenlets:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from gevent.event import Event
 
 from consumer import health
 from consumer.dispatch import Engine, Policy
 from consumer.errors import ConfigurationError, FatalKafkaError
+from consumer.kafka_faults import ABOUT_A_TOPIC, Context
 from consumer.kafka_io import KafkaIO, consumer_config, default_transactional_id, producer_config
 from consumer.loop import ConsumerLoop
 from consumer.metrics import Metrics
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+#: A broker must answer (and accept our credentials) within this at start-up.
+PREFLIGHT_TIMEOUT_S = 15.0
 
 
 def check(settings: ConsumerSettings, engine: EngineSettings) -> None:
@@ -61,6 +66,11 @@ def run(
     txn_id = settings.transactional_id or default_transactional_id(settings.group_id)
     loop: ConsumerLoop | None = None
     io: KafkaIO | None = None
+
+    def ready() -> bool:
+        return loop is not None and loop.ready and io is not None and io.failure is None
+
+    server = _serve_health(settings, metrics, metrics_host, ready)
     consumer_conf = consumer_config(connection, settings)
     producer_conf = producer_config(connection, settings, txn_id)
 
@@ -73,7 +83,7 @@ def run(
             if io is not None and made and made[0] is not io.producer:
                 log.info("error of a replaced producer, ignored: %s", err)
                 return
-            _on_error(loop, err)
+            _on_error(loop, io, err)
 
         made.append(Producer({**producer_conf, "error_cb": on_error}))
         return made[0]
@@ -82,13 +92,14 @@ def run(
         Consumer(
             {
                 **consumer_conf,
-                "error_cb": lambda e: _on_error(loop, e),
+                "error_cb": lambda e: _on_error(loop, io, e),
                 "stats_cb": metrics.on_stats,
             }
         ),
         new_producer(),
         idle_s=settings.poll_idle_s,
         new_producer=new_producer,
+        context=Context(settings.group_id, txn_id, settings.requests_topic),
     )
     cleanup = staging_cleanup(settings, engine_settings, metrics, engine)
     loop = ConsumerLoop(
@@ -99,11 +110,6 @@ def run(
         metrics=metrics,
         on_consumed=cleanup.committed if cleanup is not None else None,
     )
-    server = (
-        health.serve(metrics_host, settings.metrics_port, metrics.registry, lambda: loop.ready)
-        if settings.metrics_port
-        else None
-    )
     status = EXIT_OK
     try:
         log.info(
@@ -113,6 +119,9 @@ def run(
             settings.processing_guarantee.value,
             txn_id,
         )
+        io.preflight(PREFLIGHT_TIMEOUT_S)
+        outputs = [settings.results_topic, settings.dlq_topic, *settings.allowed_reply_topics]
+        io.check_topics([settings.requests_topic], outputs, PREFLIGHT_TIMEOUT_S)
         loop.start()
         if cleanup is not None:
             cleanup.start()
@@ -120,7 +129,7 @@ def run(
             loop.step()
         loop.drain(settings.drain_timeout_s)
     except FatalKafkaError as exc:
-        log.error("fatal Kafka error, exiting for a restart: %s", exc)
+        log.error("fatal Kafka error, exiting for a restart: %s", _explained(io, exc))
         status = EXIT_FAILURE
     finally:
         loop.close()
@@ -153,6 +162,38 @@ def staging_cleanup(
     )
 
 
-def _on_error(loop: ConsumerLoop | None, err: KafkaError) -> None:
+def _explained(io: KafkaIO, exc: FatalKafkaError) -> FatalKafkaError:
+    """The error with the permission or setting to fix, where kafka_faults knows it (an
+    `init_transactions` refused for the transactional id, say)."""
+    if io.failure is not None:
+        return io.failure
+    cause = exc.__cause__
+    err = cause.args[0] if isinstance(cause, KafkaException) and cause.args else None
+    if isinstance(err, KafkaError) and err.code() not in ABOUT_A_TOPIC and io.fail(err):
+        return io.failure or exc
+    return exc
+
+
+def _serve_health(
+    settings: ConsumerSettings, metrics: Metrics, host: str, ready: Callable[[], bool]
+) -> Any:
+    """/metrics, /healthz, /readyz, before Kafka is touched; a port in use is a
+    configuration error (exit 2), not a traceback."""
+    if not settings.metrics_port:
+        return None
+    try:
+        return health.serve(host, settings.metrics_port, metrics.registry, ready)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"UPLOAD_STREAM_METRICS_PORT={settings.metrics_port}: cannot listen on "
+            f"{host}:{settings.metrics_port}: {exc.strerror or exc}"
+        ) from None
+
+
+def _on_error(loop: ConsumerLoop | None, io: KafkaIO | None, err: KafkaError) -> None:
+    # An error no retry fixes (kafka_faults) ends the process at the loop's next step,
+    # which logs it once.
+    if io is not None and io.fail(err):
+        return
     if loop is not None:
         loop.on_error(err)

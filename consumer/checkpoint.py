@@ -182,7 +182,7 @@ class Checkpoint:
                 )
                 self._txn.blocking(producer.commit_transaction)
             except AbortRequired as exc:
-                self._abort(offsets, exc, unwritable)
+                self._abort(offsets, exc, unwritable or _refused(exc, records))
                 return 0
         except StuckCallError as exc:
             self._replace_producer(exc)
@@ -238,6 +238,17 @@ def _note_unwritable(
     commits (librdkafka serves reports while it flushes), so it only appends."""
     if err is not None and OutputWriteError.unwritable(err):
         unwritable.append((topic, err))
+
+
+def _refused(abort: AbortRequired, records: list[Record]) -> Unwritable:
+    """A transaction refused as a whole for an output topic we may not write (librdkafka
+    fails AddPartitionsToTxn with TOPIC_AUTHORIZATION_FAILED; no delivery report says it):
+    unwritable too, naming the transaction's output topics."""
+    cause = abort.__cause__
+    err = kafka_error(cause) if isinstance(cause, KafkaException) else None
+    if err is None or not OutputWriteError.unwritable(err):
+        return []
+    return [(" or ".join(sorted({o.topic for r in records for o in r.outputs})), err)]
 
 
 def _now() -> float:

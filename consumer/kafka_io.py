@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from consumer.errors import StuckCallError
+from consumer.errors import FatalKafkaError, StuckCallError
 from consumer.group_fencing import in_generation
+from consumer.kafka_faults import Context, fatal_reason
 from consumer.ledger import PartitionKey
 from consumer.outputs import Output, OutputKind
 from consumer.settings import ConsumerSettings, ProcessingGuarantee
@@ -86,9 +87,9 @@ LIBRDKAFKA_LOG = logging.getLogger("consumer.librdkafka")
 def consumer_config(connection: KafkaConnection, settings: ConsumerSettings) -> dict[str, Any]:
     heartbeat = min(3000, settings.session_timeout_ms // 3)
     return {
+        "client.id": f"upload-stream-consumer-{os.getpid()}",  # KAFKA_CLIENT_ID wins
         **connection.librdkafka(),
         "group.id": settings.group_id,
-        "client.id": f"upload-stream-consumer-{os.getpid()}",
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "isolation.level": "read_committed",
@@ -107,8 +108,8 @@ def producer_config(
     connection: KafkaConnection, settings: ConsumerSettings, transactional_id: str | None
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
+        "client.id": f"upload-stream-producer-{os.getpid()}",  # KAFKA_CLIENT_ID wins
         **connection.librdkafka(),
-        "client.id": f"upload-stream-producer-{os.getpid()}",
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
@@ -141,6 +142,7 @@ class KafkaIO:
         producer: Producer,
         idle_s: float,
         new_producer: Callable[[], Producer] | None = None,
+        context: Context | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -148,6 +150,60 @@ class KafkaIO:
         self._new_producer = new_producer
         self._wedged: list[tuple[Producer, Any]] = []
         self._warned_metadata = False
+        self._context = context or Context("upload-stream", None, "uploads.requests")
+        #: An error no retry fixes (kafka_faults), raised by the next `fetch`/`serve_producer`.
+        self.failure: FatalKafkaError | None = None
+
+    def fail(self, err: KafkaError, *, topic: str | None = None) -> bool:
+        """Note `err` if no retry can fix it (the first such error wins); True if so."""
+        reason = fatal_reason(err, self._context, topic=topic)
+        if reason is not None and self.failure is None:
+            self.failure = FatalKafkaError(reason)
+        return reason is not None
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def preflight(self, timeout_s: float) -> None:
+        """Before anything waits on the brokers: metadata round trips of at most a second
+        each, serving both handles' callbacks (errors, librdkafka's log lines) between, so
+        a wrong password or certificate ends start-up in seconds, saying so, instead of a
+        transactional call timing out a minute later with the cause lost. (Short slices:
+        a call still running in a thread would hold up closing the handle.)"""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answered = offload(self._metadata, 1.0)
+            self.producer.poll(0)
+            self.fetch(1)  # nothing assigned yet: errors only (a group ACL missing)
+            if answered:
+                return
+            if time.monotonic() > deadline:
+                raise FatalKafkaError(f"no broker answered within {timeout_s:g} s")
+
+    def _metadata(self, timeout_s: float) -> bool:
+        try:
+            return bool(self.producer.list_topics(None, timeout_s).brokers)
+        except KafkaException:
+            return False
+
+    def check_topics(self, reads: Iterable[str], writes: Iterable[str], timeout_s: float) -> None:
+        """Every topic we read or write exists and may be described: else exit now, not
+        after the first request was uploaded (Read and Write both imply Describe)."""
+        wanted = {**dict.fromkeys(writes, "Write"), **dict.fromkeys(reads, "Read")}
+        for topic, operation in wanted.items():
+            # One topic per request: a listing of all topics silently omits those we may
+            # not describe, where a request naming it answers TOPIC_AUTHORIZATION_FAILED.
+            found = offload(self.producer.list_topics, topic, timeout_s).topics.get(topic)
+            if found is None:
+                raise FatalKafkaError(f"topic {topic} does not exist")
+            if found.error is None:
+                continue
+            if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise FatalKafkaError(f"topic {topic} does not exist")
+            if found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                raise FatalKafkaError(f"not authorized: missing {operation} on topic {topic}")
+            raise FatalKafkaError(f"topic {topic}: {found.error.str()}")
 
     def replace_producer(self, stuck: StuckCallError) -> None:
         """Swap the producer blocked in `stuck`'s call for a new one (not yet initialised).
@@ -191,15 +247,24 @@ class KafkaIO:
 
     def fetch(self, max_messages: int) -> list[Message]:
         """Up to `max_messages` already-fetched messages; never waits (rebalance callbacks
-        run in here). With everything paused it still serves the group protocol."""
-        return list(self.consumer.consume(num_messages=max(1, max_messages), timeout=0))
+        run in here). With everything paused it still serves the group protocol. An error
+        no retry fixes (a missing group or topic ACL) raises `FatalKafkaError`."""
+        messages = list(self.consumer.consume(num_messages=max(1, max_messages), timeout=0))
+        for message in messages:
+            err = message.error()
+            if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                self.fail(err)
+        self._raise_failure()
+        return messages
 
     def produce(self, output: Output, on_delivery: DeliveryCallback | None = None) -> None:
         """Queue one record; when librdkafka's queue is full, serve callbacks and retry.
 
         A dead letter too large to produce (the original value plus our headers over
         `message.max.bytes`) goes without its value, saying so in a header, rather than
-        failing every transaction that would carry it."""
+        failing every transaction that would carry it. A delivery that fails for good
+        (no Write ACL, no such topic) is noted in `failure`, raised by the next step."""
+        on_delivery = self._watch(output.topic, on_delivery)
         while True:
             try:
                 self.producer.produce(
@@ -228,9 +293,20 @@ class KafkaIO:
                     headers=[*output.headers, ("dlq_value_omitted", b"too_large")],
                 )
 
+    def _watch(self, topic: str, on_delivery: DeliveryCallback | None) -> DeliveryCallback:
+        def report(err: KafkaError | None, message: Message) -> None:
+            if err is not None:
+                self.fail(err, topic=topic)
+            if on_delivery is not None:
+                on_delivery(err, message)
+
+        return report
+
     def serve_producer(self) -> None:
-        """Run due producer callbacks (delivery reports, errors) on the hub."""
+        """Run due producer callbacks (delivery reports, errors) on the hub; raise an
+        error no retry fixes (`failure`)."""
         self.producer.poll(0)
+        self._raise_failure()
 
     def flush(self, timeout_s: float) -> int:
         """Wait for outstanding deliveries without blocking the hub; returns how many remain."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from upload_engine.scheduling import process_is_patched
 
@@ -21,8 +21,19 @@ def call_blocking(func: Callable[..., T], *args: object) -> T:
     if process_is_patched():
         import gevent
 
-        result: T = gevent.get_hub().threadpool.apply(func, args)
-        return result
+        # The exception comes back as a value: gevent's threadpool would print the
+        # traceback of every one raised in its threads (an expected ReplyChannelError too).
+        def call() -> tuple[bool, object]:
+            try:
+                return True, func(*args)
+            except Exception as exc:
+                return False, exc
+
+        ok, value = gevent.get_hub().threadpool.apply(call)
+        if not ok:
+            assert isinstance(value, Exception)
+            raise value
+        return cast(T, value)
     return func(*args)
 
 

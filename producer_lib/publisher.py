@@ -98,9 +98,11 @@ class RequestPublisher:
         if batch.failures:
             failed = list(batch.failures)
             first = batch.failures[failed[0]]
+            denied = first.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+            hint = f" (not authorized: missing Write on topic {self._topic})" if denied else ""
             raise PublishError(
                 f"{len(failed)} of {len(requests)} requests not acknowledged by the broker "
-                f"on {self._topic}: {first.str()}",
+                f"on {self._topic}: {first.str()}{hint}",
                 request_ids=failed,
                 kafka_error=first.name(),
                 retryable=first.retriable() or first.code() == KafkaError._MSG_TIMED_OUT,

@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from kafka_config.connection import KafkaConnection
+from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable, read_denied
 from kafka_config.topics import ResultsTopic
 from producer_lib.blocking import call_blocking
 from producer_lib.errors import ReplyChannelError
@@ -186,12 +187,15 @@ def tail_results(
     when it started."""
     topic = topic or ResultsTopic().results_topic
     config = _base_config(kafka)
-    config["group.id"] = f"upload-stream-tail-{uuid.uuid4().hex}"  # required, never joined
+    # Required by the client, never joined; no ACL needed on it (kafka_config.faults).
+    config["group.id"] = f"upload-stream-tail-{uuid.uuid4().hex}"
+    watch = LoginWatch()
+    config["error_cb"] = watch.error_cb
     consumer = Consumer(config)
     report = on_error or _log_unreadable
     stop = stop or threading.Event()
     try:
-        ends = call_blocking(_assign, consumer, topic, from_beginning, last, timeout_s)
+        ends = call_blocking(_assign, consumer, topic, from_beginning, last, timeout_s, watch)
         while not stop.is_set():
             if not follow and _caught_up(consumer, ends):
                 return
@@ -200,7 +204,8 @@ def tail_results(
                 continue
             error = message.error()
             if error is not None:
-                log.warning("results: %s", error.str())
+                if not ignorable(error):
+                    log.warning("results: %s", error.str())
                 continue
             result = _decode(message, report)
             if result is not None:
@@ -209,12 +214,19 @@ def tail_results(
         call_blocking(consumer.close)
 
 
-def _assign(
-    consumer: Consumer, topic: str, from_beginning: bool, last: int, timeout_s: float
+def _assign(  # noqa: PLR0917
+    consumer: Consumer,
+    topic: str,
+    from_beginning: bool,
+    last: int,
+    timeout_s: float,
+    watch: LoginWatch,
 ) -> list[tuple[TopicPartition, int, int]]:
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s)
+        metadata = watch.metadata(consumer, topic, timeout_s)
         found = metadata.topics.get(topic)
+        if read_denied(found):
+            raise ReplyChannelError(f"not authorized: missing Read on topic {topic}")
         if found is None or found.error is not None or not found.partitions:
             raise ReplyChannelError(f"topic {topic} does not exist")
         ends: list[tuple[TopicPartition, int, int]] = []
@@ -227,6 +239,8 @@ def _assign(
             ends.append((tp, start, high))
         consumer.assign(assignment)
         return ends
+    except KafkaLoginError as exc:
+        raise ReplyChannelError(str(exc)) from None
     except KafkaException as exc:
         raise ReplyChannelError(f"cannot read {topic}: {exc.args[0].str()}") from None
 

@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from kafka_config.connection import KafkaConnection
+from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable, read_denied
 from kafka_config.fetch import FetchWait
 from kafka_config.topics import ResultsTopic
 from producer_lib.blocking import call_blocking
@@ -58,7 +59,8 @@ class ReplyRouter:
         config: dict[str, Any] = dict(kafka or KafkaConnection().librdkafka())
         config.update(
             {
-                # Required by librdkafka even with manual assignment; never joined.
+                # Required by the client even with manual assignment; never joined, and
+                # needs no ACL (kafka_config.faults).
                 "group.id": f"upload-stream-reply-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
@@ -67,6 +69,8 @@ class ReplyRouter:
                 "logger": logging.getLogger("producer_lib.librdkafka"),
             }
         )
+        self._watch = LoginWatch()
+        config["error_cb"] = self._watch.error_cb
         self._config = config
         self._topic = topic or ResultsTopic().results_topic
         self._start_timeout_s = start_timeout_s
@@ -103,8 +107,10 @@ class ReplyRouter:
 
     def _assign_at_end(self, consumer: Consumer) -> None:
         try:
-            metadata = consumer.list_topics(self._topic, timeout=self._start_timeout_s)
+            metadata = self._watch.metadata(consumer, self._topic, self._start_timeout_s)
             topic = metadata.topics.get(self._topic)
+            if read_denied(topic):
+                raise ReplyChannelError(f"not authorized: missing Read on topic {self._topic}")
             if topic is None or topic.error is not None or not topic.partitions:
                 raise ReplyChannelError(f"reply topic {self._topic} does not exist")
             assignment = []
@@ -116,6 +122,8 @@ class ReplyRouter:
                 )
                 assignment.append(TopicPartition(self._topic, partition, high))
             consumer.assign(assignment)
+        except KafkaLoginError as exc:
+            raise ReplyChannelError(str(exc)) from None
         except KafkaException as exc:
             raise ReplyChannelError(
                 f"cannot read reply topic {self._topic}: {exc.args[0].str()}"
@@ -170,6 +178,8 @@ class ReplyRouter:
     def _dispatch(self, message: Any) -> None:
         error = message.error()
         if error is not None:
+            if ignorable(error):
+                return
             if error.fatal():
                 raise KafkaException(error)
             log.warning("reply consumer on %s: %s", self._topic, error.str())

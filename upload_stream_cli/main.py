@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
+from kafka_config.connection import KafkaSettingsError
 from upload_stream_cli import commands
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
 
@@ -38,7 +39,7 @@ def run(argv: Sequence[str]) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except UsageError as exc:
+    except (UsageError, KafkaSettingsError) as exc:
         print(f"upload-stream {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:

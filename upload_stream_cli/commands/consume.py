@@ -63,4 +63,7 @@ def handle(args: argparse.Namespace) -> int:
     logs.configure(settings.log_format, settings.log_level)
     stop = Event()
     shutdown.install(stop)
-    return app.run(settings, engine_settings, connection, stop=stop)
+    try:
+        return app.run(settings, engine_settings, connection, stop=stop)
+    except ConfigurationError as exc:  # found once running: a taken metrics port
+        raise UsageError(str(exc)) from None

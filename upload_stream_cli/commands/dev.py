@@ -20,8 +20,10 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
+from upload_stream_cli.devstack.acls import ROLES
 from upload_stream_cli.devstack.errors import MissingToolError, StackError
 from upload_stream_cli.devstack.kafka import KAFKA_VERSION
+from upload_stream_cli.devstack.secure_kafka import SecureKafkaBroker
 from upload_stream_cli.devstack.stack import (
     DEFAULT_BUCKETS,
     DEFAULT_PARTITIONS,
@@ -68,6 +70,12 @@ def register(subparsers: Any) -> None:
         "--s3-port", type=_port, default=0, help="S3 port on 127.0.0.1 (0 = free port)"
     )
     parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="SASL_SSL (SCRAM-SHA-512) and mTLS with ACLs: a throw-away CA, one user per "
+        "role (consumer, producer, ops) holding only its ACLs; prints each role's exports",
+    )
+    parser.add_argument(
         "--partitions",
         type=_positive,
         default=DEFAULT_PARTITIONS,
@@ -106,10 +114,26 @@ def _describe(stack: Stack, partitions: int) -> None:
     _note("ready; Ctrl-C or SIGTERM stops it")
 
 
+def _print_roles(broker: SecureKafkaBroker) -> None:
+    """The TLS settings all roles share, then one line per role with its SCRAM user: a
+    shell takes the common lines and the line of the role it acts as. Throw-away passwords
+    of a throw-away broker, printed only here, on stdout."""
+    shared = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SSL_CA_LOCATION")
+    env = broker.client_env(ROLES[0])
+    for name in shared:
+        print(f"export {name}={shlex.quote(env[name])}")
+    for role in ROLES:
+        user = broker.client_env(role)
+        print(
+            f"# as {role} (only its ACLs): export KAFKA_SASL_USERNAME={shlex.quote(role)} "
+            f"KAFKA_SASL_PASSWORD={shlex.quote(user['KAFKA_SASL_PASSWORD'])}"
+        )
+
+
 def run_dev(args: argparse.Namespace) -> int:
     stop = Event()
     handlers = [gevent.signal_handler(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)]
-    stack = Stack(kafka_port=args.kafka_port, s3_port=args.s3_port)
+    stack = Stack(kafka_port=args.kafka_port, s3_port=args.s3_port, secure=args.secure)
     try:
         _note("starting the local stack")
         starter = gevent.spawn(_start, stack, args.partitions)
@@ -129,6 +153,8 @@ def run_dev(args: argparse.Namespace) -> int:
         exports = stack.env()
         for name in (KAFKA_ENV, S3_ENV, *(k for k in exports if k not in (KAFKA_ENV, S3_ENV))):
             print(f"export {name}={shlex.quote(exports[name])}")
+        if isinstance(stack.broker, SecureKafkaBroker):
+            _print_roles(stack.broker)
         sys.stdout.flush()
         _describe(stack, args.partitions)
         while not stop.wait(timeout=1.0):

@@ -199,13 +199,17 @@ def broker_properties(port: int, controller_port: int, data_dir: Path) -> dict[s
     }
 
 
-def _admin(bootstrap_servers: str) -> AdminClient:
+def _admin(config: str | Mapping[str, str]) -> AdminClient:
+    """An admin client for a bootstrap address, or for a full librdkafka config."""
+    settings: dict[str, Any] = (
+        {"bootstrap.servers": config} if isinstance(config, str) else dict(config)
+    )
     # librdkafka's own log lines would go to stderr; route them through `logging`.
-    return AdminClient({"bootstrap.servers": bootstrap_servers}, logger=log)
+    return AdminClient(settings, logger=log)
 
 
 def create_topics(
-    bootstrap_servers: str,
+    bootstrap_servers: str | Mapping[str, str],
     names: Iterable[str],
     partitions: int = 3,
     *,
@@ -214,7 +218,8 @@ def create_topics(
     timeout: float = 30.0,
 ) -> None:
     """Create topics (existing ones are left as they are) and wait until every partition has
-    a leader, so a producer started right after never sees UNKNOWN_TOPIC_OR_PART."""
+    a leader, so a producer started right after never sees UNKNOWN_TOPIC_OR_PART.
+    `bootstrap_servers` may be a whole librdkafka config (a secured broker's admin)."""
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return
@@ -377,7 +382,7 @@ class KafkaBroker(ChildProcessService):
 
     def create_topics(self, names: Iterable[str], partitions: int = 3, **kwargs: Any) -> None:
         """`create_topics()` on this broker."""
-        create_topics(self.bootstrap_servers, names, partitions, **kwargs)
+        create_topics(self.admin_config(), names, partitions, **kwargs)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -389,6 +394,7 @@ class KafkaBroker(ChildProcessService):
         self._workdir = workdir
         (workdir / "logs").mkdir()
         props = broker_properties(self.port, self.controller_port, workdir / "data")
+        props.update(self._more_properties(workdir))
         props.update(self.extra_properties)
         (workdir / "server.properties").write_text(
             "".join(f"{key}={value}\n" for key, value in props.items()), encoding="utf-8"
@@ -404,6 +410,7 @@ class KafkaBroker(ChildProcessService):
             new_cluster_id(),
             "-c",
             str(workdir / "server.properties"),
+            *self._format_arguments(),
         ]
         format_log = workdir / "logs" / "format.out"
         try:
@@ -414,6 +421,19 @@ class KafkaBroker(ChildProcessService):
             raise StackError(
                 f"formatting Kafka storage failed (exit {status}):\n{tail(format_log)}"
             )
+
+    def _more_properties(self, workdir: Path) -> dict[str, str]:
+        """Properties a variant of the broker adds (listeners, TLS files...); none here."""
+        del workdir
+        return {}
+
+    def _format_arguments(self) -> list[str]:
+        """More `StorageTool format` arguments (SCRAM users); none here."""
+        return []
+
+    def admin_config(self) -> dict[str, str]:
+        """librdkafka settings of a client allowed to do anything on this broker."""
+        return {"bootstrap.servers": self.bootstrap_servers}
 
     def _java_argv(self) -> list[str]:
         assert self._workdir is not None
@@ -445,7 +465,7 @@ class KafkaBroker(ChildProcessService):
                     f"{self.log_tail()}"
                 )
             if port_open(self.port):  # cheap, and keeps librdkafka from logging refusals
-                admin = admin or _admin(self.bootstrap_servers)
+                admin = admin or _admin(self.admin_config())
                 try:
                     if admin.list_topics(timeout=2.0).brokers:
                         return

@@ -32,6 +32,7 @@ from upload_stream_cli.devstack.s3 import (
     s3_client,
     staging_bucket_rules,
 )
+from upload_stream_cli.devstack.secure_kafka import SecureKafkaBroker
 from upload_stream_cli.devstack.settings import DevStackSettings
 from upload_stream_cli.devstack.versitygw import VersityGwServer
 
@@ -119,8 +120,10 @@ class Stack(Service):
         s3_port: int = 0,
         environ: Mapping[str, str] | None = None,
         use_docker: bool | None = None,
+        secure: bool = False,
     ) -> None:
         self.kafka_port = kafka_port
+        self.secure = secure
         self.s3_port = s3_port
         self._environ = os.environ if environ is None else environ
         self._use_docker = use_docker
@@ -183,7 +186,12 @@ class Stack(Service):
             self.s3_server.launch()
 
         env_bootstrap = self._environ.get(KAFKA_ENV)
-        if env_bootstrap:
+        if self.secure:  # always a local broker: its users, CA and ACLs are made here
+            secure = SecureKafkaBroker(port=self.kafka_port)
+            self.broker = secure
+            secure.start()
+            self._bootstrap, self.kafka_source = secure.bootstrap_servers, "local"
+        elif env_bootstrap:
             self._bootstrap, self.kafka_source = env_bootstrap, "env"
         elif self._docker_wanted() and self._start_container():
             self.kafka_source = "docker"
@@ -243,10 +251,15 @@ class Stack(Service):
         buckets: Iterable[str] = DEFAULT_BUCKETS,
         partitions: int = DEFAULT_PARTITIONS,
     ) -> None:
-        """Create the topics and buckets (existing ones are kept); the staging bucket gets
-        CORS for browser uploads and its expiry rule."""
+        """Create the topics and buckets (existing ones are kept); on a secured broker, grant
+        each role user its ACLs (`devstack.acls`). The staging bucket gets CORS for browser
+        uploads and its expiry rule."""
         buckets = tuple(buckets)
-        create_topics(self.bootstrap_servers, topics, partitions)
+        if isinstance(self.broker, SecureKafkaBroker):
+            self.broker.create_topics(topics, partitions)
+            self.broker.grant_roles()
+        else:
+            create_topics(self.bootstrap_servers, topics, partitions)
         create_buckets(self.s3_endpoint, buckets, fake_credentials=self.fake_credentials)
         if STAGING_BUCKET in buckets:
             client = s3_client(self.s3_endpoint, fake_credentials=self.fake_credentials)

@@ -57,7 +57,7 @@ class ReplayPublisher:
         def report(err: KafkaError | None, _msg: object) -> None:
             callback = self._pending.pop(token, None)
             if callback is not None:
-                callback(None if err is None else err.str())
+                callback(None if err is None else self._reason(err))
 
         headers: list[tuple[str, str | bytes | None]] = list(request_headers(request))
         while True:
@@ -78,9 +78,36 @@ class ReplayPublisher:
                 return
         self._producer.poll(0)
 
+    def _reason(self, err: KafkaError) -> str:
+        if err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            return f"not authorized: missing Write on topic {self._topic}"
+        return err.str()
+
+    def _fatal(self, exc: KafkaException) -> str:
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and err.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED:
+            # Kafka 3.0+ lets Write on any topic open an idempotent producer; with none, it
+            # asks for IdempotentWrite on the cluster.
+            return f"not authorized: missing Write on topic {self._topic} ({err.str()})"
+        return f"publishing failed: {kafka_reason(exc)}"
+
     def finish(self, timeout_s: float = 60.0) -> None:
         """Wait for every delivery report; what is still unreported then has failed."""
-        if self._producer.flush(timeout_s):
+        try:
+            remaining = self._producer.flush(timeout_s)
+        except KafkaException as exc:  # fatal: the producer is refused for good
+            raise OpsError(self._fatal(exc)) from None
+        except SystemError:
+            # confluent-kafka 2.16 runs delivery callbacks with a fatal error's exception
+            # still set, so the callback's first call fails; librdkafka's FATAL line (on
+            # stderr just before) says why. Measured: no Write ACL on any topic, so the
+            # idempotent producer is refused ("Cluster authorization failed").
+            raise OpsError(
+                f"publishing to {self._topic} failed for good (librdkafka's FATAL line above "
+                f'says why; "Cluster authorization failed" = missing Write on topic '
+                f"{self._topic})"
+            ) from None
+        if remaining:
             # Purged messages get their delivery reports (as errors) on the next poll.
             self._producer.purge()
             self._producer.flush(0)

@@ -2,6 +2,8 @@
 
 `assign()` with explicit offsets, auto-commit off and a throw-away group id that never
 joins or commits: inspecting the DLQ or planning a replay must not move anyone's offsets.
+The client insists on a `group.id`; its coordinator lookup failing for want of a group
+ACL is ignored (`kafka_config.faults`), so reading needs Read on the topic only.
 `read_committed`, because the consumer writes results in transactions and an aborted
 result must not count as an outcome.
 
@@ -24,6 +26,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable
 from schemas import Headers
 from upload_stream_cli.errors import UsageError
 from upload_stream_cli.ops.errors import OpsError
@@ -73,14 +76,20 @@ def _record(message: Message, partition: int, offset: int) -> TopicRecord:
     )
 
 
-def _ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, tuple[int, int]]:
+def _ends(
+    consumer: Consumer, topic: str, timeout: float, watch: LoginWatch
+) -> dict[int, tuple[int, int]]:
     """partition -> (low, high) watermarks, now."""
     try:
-        meta = consumer.list_topics(topic, timeout=timeout)
+        meta = watch.metadata(consumer, topic, timeout)
+    except KafkaLoginError as exc:
+        raise OpsError(str(exc)) from None
     except KafkaException as exc:
         raise OpsError(f"cannot reach Kafka: {kafka_reason(exc)}") from None
     found = meta.topics.get(topic)
     if found is None or found.error is not None:
+        if found is not None and found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise OpsError(f"not authorized: missing Read on topic {topic}")
         if found is not None and found.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
             raise OpsError(f"topic {topic!r}: {found.error.str()}")
         raise UsageError(f"topic {topic!r} does not exist (check UPLOAD_STREAM_*_TOPIC)")
@@ -101,10 +110,12 @@ def read_to_end(
     Raises `OpsError` when the end is not reached within `timeout_s`, rather than
     returning a silently partial view (a replay planned on it would be wrong).
     """
+    watch = LoginWatch()
     consumer = Consumer(
         {
             **connection,
             **QUIET,
+            "error_cb": watch.error_cb,
             "group.id": f"upload-stream-ops-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -114,7 +125,7 @@ def read_to_end(
         }
     )
     try:
-        ends = _ends(consumer, topic, min(timeout_s, 15.0))
+        ends = _ends(consumer, topic, min(timeout_s, 15.0), watch)
         pending = {p: high for p, (low, high) in ends.items() if high > low}
         if not pending:
             return
@@ -132,10 +143,14 @@ def read_to_end(
 def _handle(message: Message, pending: dict[int, int]) -> Iterator[TopicRecord]:
     partition, offset, error = message.partition(), message.offset(), message.error()
     if error is not None:
+        if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise OpsError(f"not authorized: missing Read on topic {message.topic()}")
         if error.code() == KafkaError._PARTITION_EOF:
             # With read_committed the end may sit below the high watermark (an open
             # transaction, or the last offset is a commit marker): EOF is the end.
             pending.pop(partition if partition is not None else -1, None)
+            return
+        if ignorable(error):
             return
         if error.fatal() or not error.retriable():
             raise OpsError(f"reading partition {partition}: {error.str()}")
