@@ -77,6 +77,26 @@ class EngineSettings(BaseSettings):
         "OS threads, or auto: greenlets exactly when the socket module is patched.",
     )
 
+    type_check: bool = Field(
+        default=True,
+        description="Compare each file's leading bytes (libmagic) with its declared "
+        "content type: an executable, HTML or a script, a plain ZIP declared as an office "
+        "document, or another known type than declared fails with content_type_mismatch; "
+        "types libmagic does not know pass.",
+    )
+    clamd_address: str | None = Field(
+        default=None,
+        description="clamd to scan every file with before it becomes visible: "
+        "`unix:///run/clamav/clamd.ctl` or `tcp://host:3310`; unset = no malware scan.",
+    )
+    clamd_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest any one exchange with clamd may take (a chunk sent, the "
+        "verdict); past it the file fails with scan_failed (retryable).",
+    )
+    clamd_connect_timeout_s: float = Field(default=2.0, gt=0)
+
     _split = field_validator(
         "allowed_buckets", "staging_allowlist", "allowed_content_types", mode="before"
     )(split_commas)
@@ -88,6 +108,15 @@ class EngineSettings(BaseSettings):
             if not (root.startswith("s3://") or root.startswith("file:///")):
                 raise ValueError(f"staging root must start with s3:// or file:///: {root[:80]!r}")
         return value
+
+    @field_validator("clamd_address")
+    @classmethod
+    def _clamd_address_well_formed(cls, value: str | None) -> str | None:
+        if value:
+            from upload_engine.clamd import ClamdAddress
+
+            ClamdAddress.parse(value)
+        return value or None
 
     @model_validator(mode="after")
     def _default_bucket_is_allowed(self) -> EngineSettings:

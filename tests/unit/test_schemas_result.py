@@ -20,7 +20,7 @@ from schemas import (
 )
 from schemas.examples import example_result
 
-RETRYABLE = {"throttled", "timeout", "network_error", "internal_error"}
+RETRYABLE = {"throttled", "timeout", "network_error", "internal_error", "scan_failed"}
 
 
 def _result(**changes: Any) -> dict[str, Any]:
@@ -56,6 +56,8 @@ def test_file_failure_codes_match_the_contract_table() -> None:
         "checksum_mismatch",
         "too_large",
         "content_type_not_allowed",
+        "content_type_mismatch",
+        "malware_detected",
         "destination_denied",
         "destination_not_found",
         *RETRYABLE,
