@@ -31,6 +31,16 @@ def eicar_hdb_line(name: str = "Test.EICAR.Local") -> str:
     return f"{hashlib.md5(data).hexdigest()}:{len(data)}:{name}\n"
 
 
+def eicar_ndb_line(name: str = "Test.EICAR.Anywhere") -> str:
+    """A clamd `.ndb` body signature: `eicar()` at any offset of any file."""
+    return f"{name}:0:*:{eicar().hex()}\n"
+
+
+def clamd_databases() -> dict[str, str]:
+    """The tests' signature database: EICAR as a whole file and anywhere inside one."""
+    return {"local.hdb": eicar_hdb_line(), "local.ndb": eicar_ndb_line()}
+
+
 def png_bytes() -> bytes:
     return png(4, 3, (200, 30, 30))
 
