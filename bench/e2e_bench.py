@@ -189,14 +189,20 @@ def build(refs: list[dict[str, Any]], category: str) -> list[Any]:
 
 
 def run_kafka(
-    stack: Any, refs: list[dict[str, Any]], consumers: int, guarantee: str, extra: dict[str, str]
+    stack: Any,
+    refs: list[dict[str, Any]],
+    consumers: int,
+    guarantee: str,
+    extra: dict[str, str],
+    label: str | None = None,
 ) -> Row:
     from producer_lib.publisher import RequestPublisher
     from upload_stream_cli.devstack.kafka import create_topics
     from upload_stream_cli.devstack.process import launch, stop_process, tail
     from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
 
-    tag = f"{guarantee[:3]}{consumers}{'t' if extra else ''}-{os.getpid()}"
+    suffix = label.replace(" ", "")[:6] if label else ("t" if extra else "")
+    tag = f"{guarantee[:3]}{consumers}{suffix}-{os.getpid()}"
     topics = {role: f"bench.e2e.{tag}.{role}" for role in ("requests", "results", "dlq")}
     create_topics(stack.bootstrap_servers, topics.values(), PARTITIONS)
     env = {
@@ -253,7 +259,7 @@ def run_kafka(
         for proc in procs:
             stop_process(proc, timeout=30)
         shutil.rmtree(logs, ignore_errors=True)  # a failure already quoted the log's tail
-    note = "ckpt 0.1s, fetch 20ms" if extra else "defaults"
+    note = label or ("ckpt 0.1s, fetch 20ms" if extra else "defaults")
     return Row(
         "kafka",
         str(consumers),
@@ -369,6 +375,30 @@ def print_table(rows: list[Row]) -> None:
             print("  " + "  ".join("-" * w for w in widths))
 
 
+GATE_MODES = ("gate off", "type check", "clamd scan")
+
+
+def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
+    """`--gate`: 1 consumer, exactly_once, with the content gate off, type check only, and
+    clamd scanning (Debian's clamd, devstack/clamd.py, one-signature database). The staged
+    objects carry their sha256, so the consumer copies them server-side: the type check
+    costs a ranged GET of each head, the scan one streamed GET of each object."""
+    from upload_stream_cli.devstack.clamd import ClamdServer
+
+    marker = "Bench.Marker:0:*:" + b"never-in-a-document".hex() + "\n"
+    rows = []
+    with ClamdServer({"bench.ndb": marker}, stream_max_bytes=64 * 1024 * 1024) as clamd:
+        env = {
+            "gate off": {"UPLOAD_STREAM_TYPE_CHECK": "false"},
+            "type check": {"UPLOAD_STREAM_TYPE_CHECK": "true"},
+            "clamd scan": {"UPLOAD_STREAM_CLAMD_ADDRESS": clamd.unix_address},
+        }
+        for mode in GATE_MODES:
+            rows.append(run_kafka(stack, refs, 1, "exactly_once", env[mode], label=mode))
+            print(f"  ... {mode} done", flush=True)
+    return rows
+
+
 def main() -> None:
     from producer_lib.s3_staging import S3Stager
     from upload_stream_cli.devstack.s3 import s3_client
@@ -407,6 +437,20 @@ def main() -> None:
             f"{time.monotonic() - started:.1f} s\n",
             flush=True,
         )
+        if "--gate" in sys.argv[1:]:
+            rows = gate_rows(stack, refs)
+            print()
+            print_table(rows)
+            base = rows[0].files / rows[0].seconds
+            base_p99 = percentile(sorted(rows[0].latencies), 99)
+            for row in rows[1:]:
+                print(
+                    f"  {row.note}: files/s {(row.files / row.seconds / base - 1) * 100:+.1f} %,"
+                    f" p99 {(percentile(sorted(row.latencies), 99) / base_p99 - 1) * 100:+.1f} %"
+                    " vs gate off"
+                )
+            print(f"\n(total {time.monotonic() - started:.0f} s)")
+            return
         rows = [run_engine(stack, refs)]
         for consumers, guarantee, extra in RUNS:
             rows.append(run_kafka(stack, refs, consumers, guarantee, extra))

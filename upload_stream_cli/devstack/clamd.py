@@ -12,8 +12,10 @@ scan limit is then reported, never silently "OK" (the engine treats it as scan_f
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,7 +43,18 @@ def find_clamd() -> str:
     )
 
 
-def clamd_config(workdir: Path, port: int, stream_max_bytes: int) -> str:
+def scratch_dir(workdir: Path) -> Path:
+    """Where clamd writes each stream before scanning it: tmpfs when there is one. On
+    these machines that cut clamd's time per small stream about threefold (bench: engine
+    --gate); the README suggests the same for production."""
+    shm = Path("/dev/shm")  # noqa: S108 - mkdtemp below: a private, unique directory
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return Path(tempfile.mkdtemp(prefix=f"upload-stream-clamd-{workdir.name}-", dir=shm))
+    (workdir / "tmp").mkdir(exist_ok=True)
+    return workdir / "tmp"
+
+
+def clamd_config(workdir: Path, port: int, stream_max_bytes: int, scratch: Path) -> str:
     limit = f"{max(1, stream_max_bytes // 1024)}K"
     lines = {
         "Foreground": "yes",
@@ -49,14 +62,14 @@ def clamd_config(workdir: Path, port: int, stream_max_bytes: int) -> str:
         "TCPSocket": str(port),
         "TCPAddr": LOOPBACK,
         "DatabaseDirectory": str(workdir / "db"),
-        "TemporaryDirectory": str(workdir / "tmp"),
+        "TemporaryDirectory": str(scratch),
         "LogFile": str(workdir / "clamd.log"),
         "PidFile": str(workdir / "clamd.pid"),
         "StreamMaxLength": limit,
         "MaxScanSize": limit,
         "MaxFileSize": limit,
         "AlertExceedsMax": "yes",
-        "MaxThreads": "4",
+        "MaxThreads": "12",
         "SelfCheck": "0",
         "OfficialDatabaseOnly": "no",
     }
@@ -80,6 +93,7 @@ class ClamdServer(ChildProcessService):
         self.start_timeout = start_timeout
         self.port = 0
         self._workdir: Path | None = None
+        self._scratch: Path | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -102,11 +116,12 @@ class ClamdServer(ChildProcessService):
             workdir = make_workdir("clamd", str(self.port))
             self._workdir = workdir
             (workdir / "db").mkdir()
-            (workdir / "tmp").mkdir()
+            self._scratch = scratch_dir(workdir)
             for name, text in self.databases.items():
                 (workdir / "db" / Path(name).name).write_text(text, encoding="utf-8")
             (workdir / "clamd.conf").write_text(
-                clamd_config(workdir, self.port, self.stream_max_bytes), encoding="utf-8"
+                clamd_config(workdir, self.port, self.stream_max_bytes, self._scratch),
+                encoding="utf-8",
             )
         workdir = self._workdir
         self.socket_path.unlink(missing_ok=True)
@@ -155,6 +170,7 @@ class ClamdServer(ChildProcessService):
 
     def close(self) -> None:
         self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        for path in (self._scratch, self._workdir):
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+        self._workdir = self._scratch = None
