@@ -8,6 +8,10 @@ request (RequestPublisher) and waiting until a read_committed reader sees its re
 Latency = publish call -> result seen. The baseline is `UploadEngine.upload` in this process
 on the same staged files (same W, same max_workers): what the Kafka path adds on top.
 
+`python -m bench.e2e_bench --gate` runs instead 1 consumer (exactly_once) three times on the
+same staged files: content gate off, type check only, and clamd scanning (a clamd started
+here, devstack/clamd.py), side by side.
+
 The consumers run with their default timings (checkpoint every 0.5 s, fetch.wait.max.ms
 500) unless noted: that is what a deployment gets. Everything shares this machine's cores.
 """
