@@ -259,7 +259,12 @@ class Uploader:
                     IfMatch=where.etag,
                     Range=f"bytes=0-{min(source.size, HEAD_BYTES) - 1}",
                 )["Body"]
-                return body.read()
+                try:
+                    # At most the head, even from an endpoint that ignores Range.
+                    head: bytes = body.read(HEAD_BYTES)
+                finally:
+                    body.close()
+                return head
 
             gate.feed(self._policy.call(read_head, Side.SOURCE))
         return gate.finish(source.size)
