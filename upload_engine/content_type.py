@@ -127,12 +127,30 @@ def contradicts(declared: str, detected: str, head: bytes) -> bool:
     return True
 
 
+# libmagic tests that name nothing the rule above looks at (compressed contents, tar, CSV,
+# JSON, troff-like text tokens, OS/2 apps, SIMH tapes): skipping them halves the cost on
+# bytes of no known type (0.62 -> 0.31 ms for 512 random bytes), which is every call's
+# worst case, and leaves every type the rule names detected as before (test_engine_gate).
+# libmagic's magic.h values that python-magic does not name (libmagic 5.38+ / 5.40+).
+_NO_CHECK_CSV, _NO_CHECK_JSON, _NO_CHECK_SIMH = 0x0080000, 0x0400000, 0x0800000
+_SKIPPED_TESTS = (
+    magic.MAGIC_NO_CHECK_COMPRESS
+    | magic.MAGIC_NO_CHECK_TAR
+    | magic.MAGIC_NO_CHECK_APPTYPE
+    | magic.MAGIC_NO_CHECK_TOKENS
+    | _NO_CHECK_CSV
+    | _NO_CHECK_JSON
+    | _NO_CHECK_SIMH
+)
+
+
 class TypeChecker:
     """One libmagic handle for the engine; python-magic serialises calls on it (a libmagic
     cookie is not thread-safe) and each takes microseconds, so nobody queues for long."""
 
     def __init__(self) -> None:
         self._magic = magic.Magic(mime=True)
+        magic.magic_setflags(self._magic.cookie, magic.MAGIC_MIME_TYPE | _SKIPPED_TESTS)
 
     def detect(self, head: bytes) -> str:
         if not head:
