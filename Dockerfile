@@ -11,6 +11,9 @@ COPY upload_stream_cli ./upload_stream_cli
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
+# libmagic: the content gate's type check (python-magic loads it).
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 \
+    && rm -rf /var/lib/apt/lists/*
 # No root at run time: the consumer reads staged blobs and must not be able to write them.
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin uploader
 COPY --from=build /install /usr/local

@@ -8,6 +8,10 @@ request (RequestPublisher) and waiting until a read_committed reader sees its re
 Latency = publish call -> result seen. The baseline is `UploadEngine.upload` in this process
 on the same staged files (same W, same max_workers): what the Kafka path adds on top.
 
+`python -m bench.e2e_bench --gate` runs instead 1 consumer (exactly_once) three times on the
+same staged files: content gate off, type check only, and clamd scanning (a clamd started
+here, devstack/clamd.py), side by side.
+
 The consumers run with their default timings (checkpoint every 0.5 s, fetch.wait.max.ms
 500) unless noted: that is what a deployment gets. Everything shares this machine's cores.
 """
@@ -189,14 +193,20 @@ def build(refs: list[dict[str, Any]], category: str) -> list[Any]:
 
 
 def run_kafka(
-    stack: Any, refs: list[dict[str, Any]], consumers: int, guarantee: str, extra: dict[str, str]
+    stack: Any,
+    refs: list[dict[str, Any]],
+    consumers: int,
+    guarantee: str,
+    extra: dict[str, str],
+    label: str | None = None,
 ) -> Row:
     from producer_lib.publisher import RequestPublisher
     from upload_stream_cli.devstack.kafka import create_topics
     from upload_stream_cli.devstack.process import launch, stop_process, tail
     from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
 
-    tag = f"{guarantee[:3]}{consumers}{'t' if extra else ''}-{os.getpid()}"
+    suffix = label.replace(" ", "")[:6] if label else ("t" if extra else "")
+    tag = f"{guarantee[:3]}{consumers}{suffix}-{os.getpid()}"
     topics = {role: f"bench.e2e.{tag}.{role}" for role in ("requests", "results", "dlq")}
     create_topics(stack.bootstrap_servers, topics.values(), PARTITIONS)
     env = {
@@ -253,7 +263,7 @@ def run_kafka(
         for proc in procs:
             stop_process(proc, timeout=30)
         shutil.rmtree(logs, ignore_errors=True)  # a failure already quoted the log's tail
-    note = "ckpt 0.1s, fetch 20ms" if extra else "defaults"
+    note = label or ("ckpt 0.1s, fetch 20ms" if extra else "defaults")
     return Row(
         "kafka",
         str(consumers),
@@ -369,6 +379,43 @@ def print_table(rows: list[Row]) -> None:
             print("  " + "  ".join("-" * w for w in widths))
 
 
+GATE_MODES = ("gate off", "type check", "clamd scan")
+
+
+def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
+    """`--gate`: 1 consumer, exactly_once, with the content gate off, type check only, and
+    clamd scanning (Debian's clamd, devstack/clamd.py, one-signature database). The staged
+    objects carry their sha256, so the consumer copies them server-side: the type check
+    costs a ranged GET of each head, the scan one streamed GET of each object. The modes
+    run in the order off, type, scan, scan, type, off, so a machine whose load drifts
+    during the run weighs on each alike; each row pools its two runs."""
+    from upload_stream_cli.devstack.clamd import ClamdServer
+
+    marker = "Bench.Marker:0:*:" + b"never-in-a-document".hex() + "\n"
+    rows = []
+    with ClamdServer({"bench.ndb": marker}, stream_max_bytes=64 * 1024 * 1024) as clamd:
+        env = {
+            "gate off": {"UPLOAD_STREAM_TYPE_CHECK": "false"},
+            "type check": {"UPLOAD_STREAM_TYPE_CHECK": "true"},
+            "clamd scan": {"UPLOAD_STREAM_CLAMD_ADDRESS": clamd.unix_address},
+        }
+        runs: dict[str, list[Row]] = {mode: [] for mode in GATE_MODES}
+        for n, mode in enumerate([*GATE_MODES, *reversed(GATE_MODES)]):
+            label = f"{mode} {n // len(GATE_MODES) + 1}"
+            runs[mode].append(run_kafka(stack, refs, 1, "exactly_once", env[mode], label=label))
+            print(f"  ... {label} done", flush=True)
+    for mode in GATE_MODES:
+        first, second = runs[mode]
+        pooled = Row(
+            first.path, first.consumers, first.guarantee, mode,
+            first.files + second.files, first.seconds + second.seconds,
+            first.latencies + second.latencies, first.results + second.results,
+            first.solo + second.solo,
+        )  # fmt: skip
+        rows.append(pooled)
+    return rows
+
+
 def main() -> None:
     from producer_lib.s3_staging import S3Stager
     from upload_stream_cli.devstack.s3 import s3_client
@@ -407,6 +454,20 @@ def main() -> None:
             f"{time.monotonic() - started:.1f} s\n",
             flush=True,
         )
+        if "--gate" in sys.argv[1:]:
+            rows = gate_rows(stack, refs)
+            print()
+            print_table(rows)
+            base = rows[0].files / rows[0].seconds
+            base_p99 = percentile(sorted(rows[0].latencies), 99)
+            for row in rows[1:]:
+                print(
+                    f"  {row.note}: files/s {(row.files / row.seconds / base - 1) * 100:+.1f} %,"
+                    f" p99 {(percentile(sorted(row.latencies), 99) / base_p99 - 1) * 100:+.1f} %"
+                    " vs gate off"
+                )
+            print(f"\n(total {time.monotonic() - started:.0f} s)")
+            return
         rows = [run_engine(stack, refs)]
         for consumers, guarantee, extra in RUNS:
             rows.append(run_kafka(stack, refs, consumers, guarantee, extra))

@@ -215,13 +215,41 @@ FAKE_AWS = {
 }
 
 
+def gate_main(repeat: int) -> None:
+    """`--gate`: bench/gate_modes.py at the usual latency and at none (CPU-bound)."""
+    from bench import gate_modes
+
+    for latency in (LATENCY, 0.0):
+        with latency_server(latency) as server:
+            os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+
+            def settings(**gate: Any) -> EngineSettings:
+                return EngineSettings(
+                    max_concurrency=64, staging_allowlist=[], s3_addressing_style="path", **gate
+                )
+
+            samples = gate_modes.run_modes(settings, BUCKET, repeat)
+        gate_modes.print_table(
+            f"Content gate: {gate_modes.FILES} one-file jobs x {gate_modes.SIZE // 1024} KiB "
+            f"PDFs, {gate_modes.CLIENTS} in flight, {latency * 1000:.0f} ms per request; "
+            f"median of {repeat} rounds",
+            samples,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.engine_bench")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each K, each side")
     parser.add_argument("--no-extras", action="store_true", help="skip the seed table, 1 GiB")
+    parser.add_argument(
+        "--gate", action="store_true", help="only the content gate: off, type check, clamd"
+    )
     args = parser.parse_args()
     # The local moto endpoint only: never real credentials, never real AWS.
     os.environ.update(FAKE_AWS)
+    if args.gate:
+        gate_main(args.repeat)
+        return
     with latency_server(LATENCY) as server:
         endpoint = server.endpoint
         os.environ["AWS_ENDPOINT_URL"] = endpoint

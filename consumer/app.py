@@ -62,7 +62,7 @@ def run(
     if engine is None:
         from upload_engine import UploadEngine
 
-        engine = UploadEngine(engine_settings)
+        engine = UploadEngine(engine_settings, scan_observer=metrics.scan_done)
     txn_id = settings.transactional_id or default_transactional_id(settings.group_id)
     loop: ConsumerLoop | None = None
     io: KafkaIO | None = None

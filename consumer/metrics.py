@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 log = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+_SCAN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
 
 
 class Metrics:
@@ -78,6 +79,21 @@ class Metrics:
         self.staged_bytes_deleted = Counter(
             "upload_stream_staged_bytes_deleted", "Bytes of staged blobs deleted.", registry=r
         )
+        self.scans = Counter(
+            "upload_stream_scans",
+            "Files scanned by clamd, by verdict (clean, malware, failed); redone ones too.",
+            ["verdict"],
+            registry=r,
+        )
+        self.scan_latency = Histogram(
+            "upload_stream_scan_seconds",
+            "Time spent talking to clamd per scanned file (sending and the verdict).",
+            buckets=_SCAN_BUCKETS,
+            registry=r,
+        )
+        self.scanned_bytes = Counter(
+            "upload_stream_scanned_bytes", "Bytes sent to clamd.", registry=r
+        )
 
     def request_done(self, status: str, code: str = "") -> None:
         self.requests.labels(status=status, code=code).inc()
@@ -88,6 +104,12 @@ class Metrics:
         self.tally[f"files_{status}"] += 1
         if size:
             self.bytes.inc(size)
+
+    def scan_done(self, verdict: str, seconds: float, size: int) -> None:
+        """The engine's scan observer (upload_engine.gate.ScanObserver)."""
+        self.scans.labels(verdict=verdict).inc()
+        self.scan_latency.observe(seconds)
+        self.scanned_bytes.inc(size)
 
     def dead_letter(self, code: str) -> None:
         self.dlq.labels(code=code).inc()

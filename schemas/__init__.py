@@ -20,7 +20,7 @@ from schemas.codec import (
     result_headers,
     valid_traceparent,
 )
-from schemas.codes import FileFailureCode, RequestErrorCode
+from schemas.codes import FileFailureCode, RequestErrorCode, UnknownFileFailureCode
 from schemas.errors import (
     InvalidKeyPartError,
     RequestDecodeError,
@@ -34,6 +34,8 @@ from schemas.result import (
     FileFailure,
     RequestError,
     ResultStatus,
+    ScanReport,
+    ScanVerdict,
     StoredObject,
     UploadResult,
     VerifiedBy,
@@ -54,8 +56,11 @@ __all__ = [
     "RequestErrorCode",
     "ResultDecodeError",
     "ResultStatus",
+    "ScanReport",
+    "ScanVerdict",
     "SchemaError",
     "StoredObject",
+    "UnknownFileFailureCode",
     "UploadRequest",
     "UploadResult",
     "VerifiedBy",

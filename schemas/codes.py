@@ -18,6 +18,9 @@ class FileFailureCode(StrEnum):
     CHECKSUM_MISMATCH = "checksum_mismatch"
     TOO_LARGE = "too_large"
     CONTENT_TYPE_NOT_ALLOWED = "content_type_not_allowed"
+    CONTENT_TYPE_MISMATCH = "content_type_mismatch"
+    MALWARE_DETECTED = "malware_detected"
+    SCAN_FAILED = "scan_failed"
     DESTINATION_DENIED = "destination_denied"
     DESTINATION_NOT_FOUND = "destination_not_found"
     THROTTLED = "throttled"
@@ -37,8 +40,32 @@ _RETRYABLE = frozenset(
         FileFailureCode.TIMEOUT,
         FileFailureCode.NETWORK_ERROR,
         FileFailureCode.INTERNAL_ERROR,
+        FileFailureCode.SCAN_FAILED,
     }
 )
+
+
+KNOWN_FILE_FAILURE_CODES = frozenset(code.value for code in FileFailureCode)
+FILE_FAILURE_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class UnknownFileFailureCode(str):
+    """A `failures[*].code` this version does not know, from a newer writer.
+
+    The contract's rule for readers: such a failure is not retryable. It has `value` and
+    `retryable` like a `FileFailureCode`, so code that reports codes needs no special case;
+    the service itself never writes one.
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class RequestErrorCode(StrEnum):

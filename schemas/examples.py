@@ -65,6 +65,12 @@ def example_result() -> dict[str, Any]:
                 "etag": '"5d41402abc4b2a76b9719d911017c592"',
                 "version_id": None,
                 "verified_by": "put_checksum",
+                "detected_content_type": "application/pdf",
+                "scan": {
+                    "scanner": "ClamAV 1.4.6",
+                    "verdict": "clean",
+                    "database_version": "27845/Tue Dec  1 08:27:15 2026",
+                },
             }
         },
         "failures": {

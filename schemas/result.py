@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 
-from schemas.codes import FileFailureCode, RequestErrorCode
+from schemas.codes import (
+    FILE_FAILURE_CODE_PATTERN,
+    KNOWN_FILE_FAILURE_CODES,
+    FileFailureCode,
+    RequestErrorCode,
+    UnknownFileFailureCode,
+)
 from schemas.fields import (
     FILE_TYPE_KEYS,
     Message,
@@ -24,6 +39,38 @@ from schemas.fields import (
 from schemas.request import BlobRef
 
 _WIRE = ConfigDict(strict=True, extra="ignore", frozen=True)
+_CODE = re.compile(FILE_FAILURE_CODE_PATTERN)
+
+
+def _parse_failure_code(value: Any) -> FileFailureCode | UnknownFileFailureCode:
+    if isinstance(value, FileFailureCode):
+        return value
+    if not isinstance(value, str) or not _CODE.fullmatch(value):
+        raise ValueError("must be a failure code: 1-64 chars of [a-z0-9_], starting with a letter")
+    if value in KNOWN_FILE_FAILURE_CODES:
+        return FileFailureCode(value)
+    return UnknownFileFailureCode(value)
+
+
+# Known codes as the enum; a newer writer's code as an UnknownFileFailureCode (see there).
+FailureCode = Annotated[
+    FileFailureCode | UnknownFileFailureCode,
+    PlainValidator(_parse_failure_code),
+    PlainSerializer(lambda code: code.value, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": sorted(KNOWN_FILE_FAILURE_CODES)},
+                {
+                    "type": "string",
+                    "pattern": FILE_FAILURE_CODE_PATTERN,
+                    "description": "A code added after this schema: readers treat the "
+                    "failure as not retryable.",
+                },
+            ]
+        }
+    ),
+]
 
 
 class ResultStatus(StrEnum):
@@ -53,6 +100,29 @@ class VerifiedBy(StrEnum):
     """A server-side copy with no checksum reported or stored: read back and hashed."""
 
 
+class ScanVerdict(StrEnum):
+    """The only verdict a stored object can carry: anything else fails the file."""
+
+    CLEAN = "clean"
+
+
+class ScanReport(BaseModel):
+    """Project addition: the malware scan a stored object passed (whole file, by clamd)."""
+
+    model_config = _WIRE
+
+    scanner: Text = Field(description="The scanner and its version, e.g. `ClamAV 1.4.6`.")
+    verdict: ScanVerdict = Field(
+        description="`clean`: every byte was scanned and nothing was found. A file that "
+        "was not scanned in full, or not clean, is a failure, never a stored object."
+    )
+    database_version: Text | None = Field(
+        default=None,
+        description="The signature database version and date clamd reported (its VERSION "
+        "command), e.g. `27845/Tue Dec  1 08:27:15 2026`; null when it reported none.",
+    )
+
+
 class StoredObject(BaseModel):
     """An uploaded file as it now exists in the destination bucket."""
 
@@ -70,6 +140,18 @@ class StoredObject(BaseModel):
         description="Optional addition to v1: which check tied the stored object to `sha256` "
         "(always written by this service; null or absent from older writers).",
     )
+    detected_content_type: Text | None = Field(
+        default=None,
+        description="Project addition (optional): the type the leading bytes were detected "
+        "as (libmagic), which did not contradict `content_type`; null when the type check "
+        "is off. `application/octet-stream` or `text/plain`: the detector did not know the "
+        "type.",
+    )
+    scan: ScanReport | None = Field(
+        default=None,
+        description="Project addition (optional): the malware scan the file passed; null "
+        "when scanning is off.",
+    )
 
     @property
     def url(self) -> str:
@@ -82,12 +164,21 @@ class FileFailure(BaseModel):
 
     model_config = _WIRE
 
-    code: FileFailureCode
+    code: FailureCode
     message: Message
     retryable: bool
 
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, code: FileFailureCode, message: str) -> FileFailure:
+    def _unknown_codes_are_not_retryable(cls, data: Any) -> Any:
+        # The contract's evolution rule for readers: a code this version does not know is
+        # a failure that is not retryable, whatever `retryable` the writer sent.
+        if isinstance(data, dict) and data.get("code") not in KNOWN_FILE_FAILURE_CODES:
+            return {**data, "retryable": False}
+        return data
+
+    @classmethod
+    def of(cls, code: FileFailureCode | UnknownFileFailureCode, message: str) -> FileFailure:
         """The way the service builds one, so `retryable` always follows the table."""
         return cls(code=code, message=message, retryable=code.retryable)
 

@@ -13,6 +13,8 @@ Fixtures (details in each docstring):
 - `s3`, `make_bucket(prefix="test", create=True)`: S3 helpers.
 - `consumer_rig(*extra_roles, partitions=3, bucket=None)`: topics, a bucket, a staging
   directory and the consumers and readers of one test, cleaned up afterwards.
+- `clamd` (session): a real clamd (Debian's clamav-daemon) with the tests' own signature
+  database (tests/samples.py), running again at the start of every test that asks.
 
 A stack that cannot start skips the tests that need it on a laptop, and fails them when the
 `CI` environment variable is set: CI must never pass by skipping.
@@ -331,3 +333,34 @@ def engine_on_stack(
     yield make
     for engine in made:
         engine.close()
+
+
+@pytest.fixture(scope="session")
+def clamd_session() -> Iterator[Any]:
+    """One real clamd for the session (see `clamd`)."""
+    from tests.samples import clamd_databases
+    from upload_stream_cli.devstack.clamd import CLAMD_TEST_STREAM_MAX_BYTES, ClamdServer
+
+    server = ClamdServer(clamd_databases(), stream_max_bytes=CLAMD_TEST_STREAM_MAX_BYTES)
+    failure = None
+    try:
+        server.start()
+    except StackError as exc:
+        server.close()
+        failure = f"clamd did not start: {exc}"
+    if failure is not None:
+        unavailable(failure)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def clamd(clamd_session: Any) -> Any:
+    """The session's `ClamdServer` (`.unix_address`, `.tcp_address`, `.stop()`,
+    `.start()`), started again if an earlier test stopped it. Its StreamMaxLength (and
+    scan limits) is `CLAMD_TEST_STREAM_MAX_BYTES`, 16 MiB: room for a multipart file."""
+    if not clamd_session.running:
+        clamd_session.start()
+    return clamd_session

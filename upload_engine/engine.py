@@ -29,6 +29,7 @@ from upload_engine.allowlist import Allowlist, file_uri_path, split_s3_uri
 from upload_engine.classify import Side, classify, safe_repr
 from upload_engine.errors import EngineClosedError, FileError
 from upload_engine.fast_put import FastPut
+from upload_engine.gate import ContentGate, ScanObserver
 from upload_engine.mime import content_type_allowed
 from upload_engine.model import LocalBlob, Source, UploadJob, UploadOutcome
 from upload_engine.retry import RetryPolicy
@@ -53,7 +54,13 @@ class UploadEngine:
     semaphore bounds files in flight over all jobs together.
     """
 
-    def __init__(self, settings: EngineSettings, s3_client: S3Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        s3_client: S3Client | None = None,
+        *,
+        scan_observer: ScanObserver | None = None,
+    ) -> None:
         self.settings = settings
         self._owns_client = s3_client is None
         # The lean signed PUT (fast_put.py) only on a client of our own: a caller's client
@@ -70,7 +77,8 @@ class UploadEngine:
         self.client: S3Client = s3_client
         self._allow = Allowlist.parse(settings.staging_allowlist)
         self._policy = RetryPolicy.from_settings(settings)
-        self._uploader = Uploader(s3_client, settings, self._policy, self.fast_put)
+        self.gate = ContentGate(settings, scan_observer)
+        self._uploader = Uploader(s3_client, settings, self._policy, self.fast_put, self.gate)
         self._scheduler: Scheduler = make_scheduler(settings.executor, settings.max_concurrency)
         self._closed = False
 

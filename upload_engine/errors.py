@@ -7,7 +7,7 @@ for a per-file problem.
 
 from __future__ import annotations
 
-from schemas import FileFailure, FileFailureCode
+from schemas import FileFailure, FileFailureCode, UnknownFileFailureCode
 
 
 class EngineError(Exception):
@@ -23,7 +23,7 @@ class EngineClosedError(EngineError):
 class FileError(EngineError):
     """One file failed with a contract code; the message is safe to log and to publish."""
 
-    def __init__(self, code: FileFailureCode, message: str) -> None:
+    def __init__(self, code: FileFailureCode | UnknownFileFailureCode, message: str) -> None:
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message

@@ -159,10 +159,43 @@ class EngineSettings(StagingRoots, S3Addressing):
         description="How files run concurrently: greenlets (needs gevent monkey-patching), "
         "OS threads, or auto: greenlets exactly when the socket module is patched.",
     )
+    type_check: bool = Field(
+        default=True,
+        description="Compare each file's leading bytes (libmagic) with its declared "
+        "content type: an executable, HTML or a script, a plain ZIP declared as an office "
+        "document, or another known type than declared fails with content_type_mismatch; "
+        "types libmagic does not know pass.",
+    )
+    clamd_address: str | None = Field(
+        default=None,
+        description="clamd to scan every file with before it becomes visible: "
+        "`unix:///run/clamav/clamd.ctl` or `tcp://host:3310`; unset = no malware scan.",
+    )
+    clamd_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest any one exchange with clamd may take (a chunk sent, the "
+        "verdict); past it the file fails with scan_failed (retryable).",
+    )
+    clamd_connect_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long connecting to clamd may take; past it the file fails with "
+        "scan_failed (retryable).",
+    )
 
     _split_lists = field_validator("allowed_buckets", "allowed_content_types", mode="before")(
         split_commas
     )
+
+    @field_validator("clamd_address")
+    @classmethod
+    def _clamd_address_well_formed(cls, value: str | None) -> str | None:
+        if value:
+            from upload_engine.clamd import ClamdAddress
+
+            ClamdAddress.parse(value)
+        return value or None
 
     @model_validator(mode="after")
     def _default_bucket_is_allowed(self) -> EngineSettings:

@@ -16,6 +16,11 @@ the sha256 in the key's name.
   else HeadObject's, else the copy read back) and a mismatched copy is deleted.
 
 Each stored object says which of these checks it passed (`StoredObject.verified_by`).
+
+The content gate (gate.py) sees every chunk before it is sent anywhere, and its verdict
+comes before the PUT, the completion or the copy. For a copy it reads the staged object
+itself, pinned to the ETag the copy is pinned to: only the head (a ranged GET) for the
+type check, every byte (one streamed GET, no upload) when scanning.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from schemas import FileFailureCode, StoredObject, VerifiedBy
 from upload_engine.classify import Side
+from upload_engine.content_type import HEAD_BYTES
 from upload_engine.errors import FileError
 from upload_engine.fast_put import FastPut
+from upload_engine.gate import ContentGate, FileGate, GateReport
 from upload_engine.integrity import verify_copy
 from upload_engine.retry import RetryPolicy
 from upload_engine.settings import EngineSettings, ServerSideEncryption
-from upload_engine.sources import OpenedSource, S3Location
+from upload_engine.sources import OpenedSource, S3Location, S3ObjectReader
 from upload_engine.verify import Verifier, b64_of_hex, b64_sha256
 
 if TYPE_CHECKING:
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEST = Side.DESTINATION
+_GATE_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,26 +85,45 @@ class Uploader:
         settings: EngineSettings,
         policy: RetryPolicy,
         fast_put: FastPut | None = None,
+        gate: ContentGate | None = None,
     ) -> None:
         self._client = client
+        self._gate = gate
         self._fast_put = fast_put
         self._settings = settings
         self._policy = policy
         self._sse = sse_params(settings)
 
     def upload(self, source: OpenedSource, dest: Destination) -> StoredObject:
-        if source.copy_from is not None:
-            return self._copy(source, source.copy_from, dest)
-        verifier = Verifier(
-            size=source.size, sha256=source.sha256, max_bytes=self._settings.max_file_bytes
-        )
-        if source.size <= self._settings.multipart_threshold_bytes:
-            return self._put(source, verifier, dest)
-        return self._multipart(source, verifier, dest)
+        gate = self._open_gate(dest)
+        try:
+            if source.copy_from is not None:
+                return self._copy(source, source.copy_from, dest, gate)
+            verifier = Verifier(
+                size=source.size, sha256=source.sha256, max_bytes=self._settings.max_file_bytes
+            )
+            if source.size <= self._settings.multipart_threshold_bytes:
+                return self._put(source, verifier, dest, gate)
+            return self._multipart(source, verifier, dest, gate)
+        finally:
+            if gate is not None:
+                gate.close()
+
+    def _open_gate(self, dest: Destination) -> FileGate | None:
+        gate = self._gate
+        if gate is None or not (gate.type_check or gate.scanning):
+            return None
+        return gate.open(dest.content_type)
 
     def _stored(
-        self, source: OpenedSource, dest: Destination, response: Any, verified_by: VerifiedBy
+        self,
+        source: OpenedSource,
+        dest: Destination,
+        response: Any,
+        checked: GateReport | None,
+        verified_by: VerifiedBy,
     ) -> StoredObject:
+        checked = checked or GateReport()
         return StoredObject(
             bucket=dest.bucket,
             key=dest.key,
@@ -106,9 +133,13 @@ class Uploader:
             etag=str(response.get("ETag", "")).strip('"'),
             version_id=response.get("VersionId"),
             verified_by=verified_by,
+            detected_content_type=checked.detected_content_type,
+            scan=checked.scan,
         )
 
-    def _put(self, source: OpenedSource, verifier: Verifier, dest: Destination) -> StoredObject:
+    def _put(
+        self, source: OpenedSource, verifier: Verifier, dest: Destination, gate: FileGate | None
+    ) -> StoredObject:
         if source.data is not None:
             # Immutable bytes whose sha256 and size were computed from them: nothing to re-check.
             data = source.data
@@ -117,6 +148,10 @@ class Uploader:
             data = _read_exactly(source, source.size + 1)
             verifier.update(data)
             verifier.finish()
+        checked = None
+        if gate is not None:
+            gate.feed(data)
+            checked = gate.finish(source.size)
         params: dict[str, Any] = {
             "Bucket": dest.bucket,
             "Key": dest.key,
@@ -135,10 +170,10 @@ class Uploader:
             # `data` matches `source.sha256` (verified above, or the digest was computed
             # from these very bytes): the fast path signs that digest as the payload hash.
             response = self._policy.call(lambda: fast_put.put_object(params, source.sha256), DEST)
-        return self._stored(source, dest, response, VerifiedBy.PUT_CHECKSUM)
+        return self._stored(source, dest, response, checked, VerifiedBy.PUT_CHECKSUM)
 
     def _multipart(
-        self, source: OpenedSource, verifier: Verifier, dest: Destination
+        self, source: OpenedSource, verifier: Verifier, dest: Destination, gate: FileGate | None
     ) -> StoredObject:
         created = self._policy.call(
             lambda: self._client.create_multipart_upload(
@@ -152,8 +187,9 @@ class Uploader:
         )
         upload_id = created["UploadId"]
         try:
-            parts = self._send_parts(source, verifier, dest, upload_id)
+            parts = self._send_parts(source, verifier, dest, upload_id, gate)
             verifier.finish()
+            checked = gate.finish(source.size) if gate is not None else None
             response = self._policy.call(
                 lambda: self._client.complete_multipart_upload(
                     Bucket=dest.bucket,
@@ -166,15 +202,22 @@ class Uploader:
         except BaseException:
             self._abort(dest, upload_id)
             raise
-        return self._stored(source, dest, response, VerifiedBy.PART_CHECKSUMS)
+        return self._stored(source, dest, response, checked, VerifiedBy.PART_CHECKSUMS)
 
     def _send_parts(
-        self, source: OpenedSource, verifier: Verifier, dest: Destination, upload_id: str
+        self,
+        source: OpenedSource,
+        verifier: Verifier,
+        dest: Destination,
+        upload_id: str,
+        gate: FileGate | None,
     ) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         part_bytes = self._settings.multipart_part_bytes
         while data := _read_exactly(source, part_bytes):
             verifier.update(data)
+            if gate is not None:
+                gate.feed(data)
             number = len(parts) + 1
             checksum = b64_sha256(data)
             response = self._policy.call(
@@ -206,7 +249,38 @@ class Uploader:
             # The upload stays invisible either way; a lifecycle rule reaps stale parts.
             log.warning("abort of a multipart upload failed: %s", problem.code.value)
 
-    def _copy(self, source: OpenedSource, where: S3Location, dest: Destination) -> StoredObject:
+    def _check_staged(self, source: OpenedSource, where: S3Location, gate: FileGate) -> GateReport:
+        """The gate over the staged object itself, pinned to the ETag the copy will be."""
+        if gate.wants_all_bytes:
+            reader = S3ObjectReader(self._client, where, source.size, self._policy)
+            try:
+                while data := reader.read(_GATE_CHUNK):
+                    gate.feed(data)
+            finally:
+                reader.close()
+        elif source.size:
+
+            def read_head() -> bytes:
+                body = self._client.get_object(
+                    Bucket=where.bucket,
+                    Key=where.key,
+                    IfMatch=where.etag,
+                    Range=f"bytes=0-{min(source.size, HEAD_BYTES) - 1}",
+                )["Body"]
+                try:
+                    # At most the head, even from an endpoint that ignores Range.
+                    head: bytes = body.read(HEAD_BYTES)
+                finally:
+                    body.close()
+                return head
+
+            gate.feed(self._policy.call(read_head, Side.SOURCE))
+        return gate.finish(source.size)
+
+    def _copy(
+        self, source: OpenedSource, where: S3Location, dest: Destination, gate: FileGate | None
+    ) -> StoredObject:
+        checked = self._check_staged(source, where, gate) if gate is not None else None
         response = self._policy.call(
             lambda: self._client.copy_object(
                 Bucket=dest.bucket,
@@ -238,4 +312,4 @@ class Uploader:
             raise
         result = response.get("CopyObjectResult", {})
         merged = {"ETag": result.get("ETag", ""), "VersionId": response.get("VersionId")}
-        return self._stored(source, dest, merged, verified_by)
+        return self._stored(source, dest, merged, checked, verified_by)

@@ -44,7 +44,7 @@ def _known_variables() -> set[str]:
 
 def test_compose_has_the_whole_stack() -> None:
     services = set(_compose()["services"])
-    assert services == {"kafka", "kafka-setup", "minio", "minio-setup", "consumer"}
+    assert services == {"kafka", "kafka-setup", "minio", "minio-setup", "clamav", "consumer"}
 
 
 def test_consumer_env_names_only_real_settings() -> None:

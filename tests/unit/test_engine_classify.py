@@ -234,6 +234,8 @@ def test_every_code_is_reachable_from_the_table() -> None:
     reached |= {e for _, e in OS_SOURCE}
     # Verifier and policy checks raise these three directly (tested in test_engine_codes).
     reached |= {C.SIZE_MISMATCH, C.CONTENT_TYPE_NOT_ALLOWED}
+    # The content gate raises these (tested in test_engine_gate and test_engine_clamd_http).
+    reached |= {C.CONTENT_TYPE_MISMATCH, C.MALWARE_DETECTED, C.SCAN_FAILED}
     assert reached == set(C)
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from schemas import FileFailureCode as C
+from tests import samples
 from tests.unit.engine_support import Env
+from tests.unit.scripted_clamd import scripted_clamd
 from upload_engine import LocalBlob
 
-DATA = b"%PDF-1.7 staged document bytes"
+# No type libmagic knows, so the content gate passes it under any declared type.
+DATA = b"staged document bytes"
 
 
 def client_error(code: str, status: int, operation: str) -> ClientError:
@@ -174,6 +179,27 @@ def test_internal_error_names_the_exception_not_the_data(env: Env) -> None:
     assert "RuntimeError" in failure.message
     assert "PDF" not in failure.message
     assert client.calls["put_object"] == 1
+
+
+def test_content_type_mismatch(env: Env) -> None:
+    blob = LocalBlob(io.BytesIO(samples.elf_bytes()), "image/jpeg")
+    failure = only_failure(env, env.engine().upload(env.job({"doc": blob})))
+    assert (failure.code, failure.retryable) == (C.CONTENT_TYPE_MISMATCH, False)
+
+
+def test_malware_detected(env: Env, tmp_path: Path) -> None:
+    with scripted_clamd(tmp_path / "c.sock", lambda _b: b"stream: X.Sig FOUND\0") as clamd:
+        engine = env.engine(clamd_address=clamd.address)
+        blob = LocalBlob(io.BytesIO(DATA), "application/pdf")
+        failure = only_failure(env, engine.upload(env.job({"doc": blob})))
+    assert (failure.code, failure.retryable) == (C.MALWARE_DETECTED, False)
+
+
+def test_scan_failed(env: Env, tmp_path: Path) -> None:
+    engine = env.engine(clamd_address=f"unix://{tmp_path}/absent.sock")
+    blob = LocalBlob(io.BytesIO(DATA), "application/pdf")
+    failure = only_failure(env, engine.upload(env.job({"doc": blob})))
+    assert (failure.code, failure.retryable) == (C.SCAN_FAILED, True)
 
 
 def test_every_contract_code_is_covered_here() -> None:

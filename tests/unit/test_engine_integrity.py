@@ -3,7 +3,8 @@ servers that do not report the copy's checksum (upload_engine/integrity.py).
 
 The fakes answer as the servers measured in the README do: S3 and versitygw report
 ChecksumSHA256 on CopyObject, SeaweedFS only keeps it on the copy (HeadObject), S3Proxy
-neither reports nor keeps one.
+neither reports nor keeps one. The copy tests count S3 calls, so they run with the type
+check off: its ranged GET of the staged head is the content gate's, tested there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from schemas import VerifiedBy
 from tests.unit.engine_support import Env, FlakyClient, sha
 from upload_engine.verify import b64_of_hex
 
-DATA = b"%PDF-1.7 staged and copied"
+DATA = b"staged and copied document bytes"  # no magic: the type check lets it pass
 MiB = 1024 * 1024
 
 
@@ -69,7 +70,7 @@ def test_multipart_is_verified_by_its_part_checksums(env: Env) -> None:
 def test_copy_reporting_its_checksum_needs_no_other_check(env: Env) -> None:
     ref = env.stage_s3("a.pdf", DATA, stored_checksum=True)
     client = env.flaky()
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     assert outcome.objects["doc"].verified_by is VerifiedBy.COPY_CHECKSUM
     assert client.calls == {"head_object": 1, "copy_object": 1}  # the source's HEAD only
 
@@ -79,7 +80,7 @@ def test_copy_without_a_reported_checksum_is_checked_by_head(env: Env) -> None:
     client = env.flaky()
     edit_answers(client, "copy_object", no_copy_checksum)
     heads = edit_answers(client, "head_object", lambda _k, _r: None)
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     stored = outcome.objects["doc"]
     assert outcome.failures == {}
     assert stored.verified_by is VerifiedBy.HEAD_CHECKSUM
@@ -96,7 +97,7 @@ def test_copy_with_no_checksum_anywhere_is_read_back(env: Env) -> None:
         client, "head_object", destination_only(env, lambda r: r.pop("ChecksumSHA256", None))
     )
     gets = edit_answers(client, "get_object", lambda _k, _r: None)
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     stored = outcome.objects["doc"]
     assert stored.verified_by is VerifiedBy.READ_BACK
     assert [(g["Bucket"], g["Key"]) for g in gets] == [(env.dest, stored.key)]
@@ -111,7 +112,7 @@ def test_a_composite_checksum_on_the_copy_is_not_trusted(env: Env) -> None:
         response["ChecksumSHA256"] = b64_of_hex(sha(DATA)) + "-2"
 
     edit_answers(client, "head_object", destination_only(env, composite))
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     assert outcome.objects["doc"].verified_by is VerifiedBy.READ_BACK
 
 
@@ -123,7 +124,7 @@ def test_a_wrong_reported_copy_checksum_deletes_the_copy(env: Env) -> None:
         response["CopyObjectResult"]["ChecksumSHA256"] = b64_of_hex(sha(b"other"))
 
     edit_answers(client, "copy_object", wrong)
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     assert outcome.failures["doc"].code is C.CHECKSUM_MISMATCH
     assert env.keys() == []
 
@@ -137,7 +138,7 @@ def test_a_wrong_checksum_on_head_deletes_the_copy(env: Env) -> None:
         response["ChecksumSHA256"] = b64_of_hex(sha(b"other"))
 
     edit_answers(client, "head_object", destination_only(env, wrong))
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     assert outcome.failures["doc"].code is C.CHECKSUM_MISMATCH
     assert env.keys() == []
 
@@ -151,7 +152,7 @@ def test_a_copy_of_another_size_deletes_it(env: Env) -> None:
         response["ContentLength"] = len(DATA) + 1
 
     edit_answers(client, "head_object", destination_only(env, longer))
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     assert outcome.failures["doc"].code is C.SIZE_MISMATCH
     assert env.keys() == []
 
@@ -166,7 +167,7 @@ def test_a_read_back_of_other_bytes_deletes_the_copy(env: Env) -> None:
         env.client.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=DATA[::-1])
 
     edit_answers(client, "copy_object", corrupt)
-    outcome = env.engine(client).upload(env.job({"doc": ref}))
+    outcome = env.engine(client, type_check=False).upload(env.job({"doc": ref}))
     assert outcome.failures["doc"].code is C.CHECKSUM_MISMATCH
     assert not outcome.failures["doc"].retryable
     assert env.keys() == []

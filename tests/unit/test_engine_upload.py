@@ -107,10 +107,13 @@ def test_multipart_from_a_staged_s3_object_resumes_a_broken_read(env: Env) -> No
 def test_staged_object_with_a_stored_sha256_is_copied_not_streamed(env: Env) -> None:
     ref = env.stage_s3("a.pdf", DATA, stored_checksum=True)
     client = env.flaky()
+    ranges: list[str] = []
+    client.before["get_object"] = lambda kwargs: ranges.append(kwargs.get("Range", "all"))
     outcome = env.engine(client).upload(env.job({"doc": ref}))
     assert outcome.failures == {}
     assert client.calls.get("copy_object") == 1
-    assert "get_object" not in client.calls
+    # Not streamed: the type check reads only the head, with a ranged GET.
+    assert ranges == [f"bytes=0-{len(DATA) - 1}"]
     assert env.body(outcome.objects["doc"].key) == DATA
 
 

@@ -33,10 +33,10 @@ def test_malformed_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[s
         (
             ["replay", "--from", "results", "--code", "bucket_not_allowed"],
             "upload-stream replay: unknown --code 'bucket_not_allowed'; one of: "
-            "checksum_mismatch, content_type_not_allowed, destination_denied, "
-            "destination_not_found, internal_error, network_error, size_mismatch, "
-            "source_not_allowed, source_not_found, source_unreadable, throttled, timeout, "
-            "too_large",
+            "checksum_mismatch, content_type_mismatch, content_type_not_allowed, "
+            "destination_denied, destination_not_found, internal_error, malware_detected, "
+            "network_error, scan_failed, size_mismatch, source_not_allowed, source_not_found, "
+            "source_unreadable, throttled, timeout, too_large",
         ),
         (
             ["replay", "--from", "dlq", "--code", "throttled"],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from schemas import (
@@ -14,15 +16,17 @@ from schemas import (
     RequestErrorCode,
     ResultDecodeError,
     ResultStatus,
+    UnknownFileFailureCode,
     UploadResult,
     VerifiedBy,
     decode_result,
+    encode_result,
     status_for,
 )
 from schemas.examples import example_result
-from schemas.export import render_all
+from schemas.export import BUNDLED_DIR, render_all
 
-RETRYABLE = {"throttled", "timeout", "network_error", "internal_error"}
+RETRYABLE = {"throttled", "timeout", "network_error", "internal_error", "scan_failed"}
 
 
 def _result(**changes: Any) -> dict[str, Any]:
@@ -86,6 +90,8 @@ def test_file_failure_codes_match_the_contract_table() -> None:
         "checksum_mismatch",
         "too_large",
         "content_type_not_allowed",
+        "content_type_mismatch",
+        "malware_detected",
         "destination_denied",
         "destination_not_found",
         *RETRYABLE,
@@ -214,3 +220,61 @@ def test_inconsistent_results_are_rejected(data: dict[str, Any], reason: str) ->
 def test_unreadable_results_raise_result_decode_error(value: bytes | None) -> None:
     with pytest.raises(ResultDecodeError):
         decode_result(value)
+
+
+# -- the evolution rule (contract: "How readers treat what they do not know") -----------
+
+_BEFORE_GATE = Path(__file__).parent / "data" / "upload-result.v1.before-content-gate.schema.json"
+
+
+def test_an_older_readers_schema_still_accepts_todays_objects() -> None:
+    # The exported schema as it was before the content gate: a reader validating with it
+    # keeps working, since the new object fields are optional additions it ignores.
+    old = Draft202012Validator(json.loads(_BEFORE_GATE.read_text(encoding="utf-8")))
+    today = example_result()
+    assert today["objects"]["passport"]["scan"]["verdict"] == "clean"
+    assert list(old.iter_errors(today)) == []
+    # What the older reader sees of the object is what it always saw.
+    v1_fields = {"bucket", "key", "size", "sha256", "content_type", "etag", "version_id"}
+    seen = {k: v for k, v in today["objects"]["passport"].items() if k in v1_fields}
+    assert set(seen) == v1_fields
+    assert _decode(today).objects["passport"].model_dump(include=v1_fields) == seen
+
+
+def _with_failure(code: str, retryable: bool) -> dict[str, Any]:
+    data = example_result()
+    data["failures"]["selfie"] = {
+        "code": code,
+        "message": "from a newer writer",
+        "retryable": retryable,
+    }
+    return data
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+def test_an_unknown_failure_code_is_a_failure_that_is_not_retryable(retryable: bool) -> None:
+    result = _decode(_with_failure("quarantined_for_review", retryable))
+    failure = result.failures["selfie"]
+    assert isinstance(failure.code, UnknownFileFailureCode)
+    assert (failure.code.value, failure.retryable) == ("quarantined_for_review", False)
+    assert result.status is ResultStatus.PARTIAL
+    assert (
+        json.loads(encode_result(result))["failures"]["selfie"]["code"] == "quarantined_for_review"
+    )
+    schema = Draft202012Validator(
+        json.loads((BUNDLED_DIR / "upload-result.v1.schema.json").read_text())
+    )
+    assert list(schema.iter_errors(_with_failure("quarantined_for_review", False))) == []
+
+
+@pytest.mark.parametrize("code", ["content_type_mismatch", "malware_detected", "scan_failed"])
+def test_the_gate_codes_are_known_codes(code: str) -> None:
+    failure = _decode(_with_failure(code, code == "scan_failed")).failures["selfie"]
+    assert failure.code is FileFailureCode(code)
+    assert failure.retryable is (code == "scan_failed")
+
+
+@pytest.mark.parametrize("code", ["", "Upper", "has space", "x" * 65, "9starts_with_digit"])
+def test_a_failure_code_must_still_look_like_one(code: str) -> None:
+    with pytest.raises(ResultDecodeError):
+        _decode(_with_failure(code, False))
