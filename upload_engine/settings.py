@@ -148,11 +148,11 @@ class EngineSettings(StagingRoots, S3Addressing):
     )
     reuse_stored_objects: bool = Field(
         default=True,
-        description="Before reading a staged blob, HEAD its destination key: an object "
-        "already there with the claimed size and SHA-256 (its stored full-object checksum) "
-        "is the file, so it succeeds without reading the source (listed in the result's "
-        "`already_stored`). Keeps a redelivered or replayed request a success after its "
-        "staged blobs were deleted. Costs one HEAD per staged file.",
+        description="When a staged blob is gone (source_not_found), HEAD its destination "
+        "key: an object already there with the claimed size and SHA-256 (its stored "
+        "full-object checksum) is the file, so it succeeds without the source (listed in "
+        "the result's `already_stored`). Keeps a redelivered or replayed request a success "
+        "after its staged blobs were deleted; costs one HEAD only when a source is gone.",
     )
     executor: Literal["auto", "gevent", "threads"] = Field(
         default="auto",
