@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import FlexibleChecksumError
 
 from schemas import BlobRef, VerifiedBy
 from schemas import FileFailureCode as C
@@ -114,9 +115,11 @@ def test_bytes_changed_after_signing_are_rejected(
 
     engine.client.meta.events.register_last("before-send.s3.PutObject", corrupt)
     outcome = engine.upload(job(bucket, {"doc": local()}))
-    if name == "moto":  # stores whatever arrives: the corruption goes unnoticed
+    if name == "moto":  # stores whatever arrives: the corruption goes unnoticed...
         key = outcome.objects["doc"].key
-        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == DATA[::-1]
+        # ...under the checksum we sent, so only a reader that validates it notices.
+        with pytest.raises(FlexibleChecksumError):
+            s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")["Body"].read()
         return
     failure = outcome.failures["doc"]
     assert (failure.code, failure.retryable) == (C.CHECKSUM_MISMATCH, False)
