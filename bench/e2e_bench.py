@@ -24,12 +24,13 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -71,6 +72,9 @@ class Row:
     latencies: list[float]
     results: int
     solo: list[float]
+    stamps: list[dict[str, float]] = field(default_factory=list)
+    solo_stamps: list[dict[str, float]] = field(default_factory=list)
+    cpu: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def cells(self) -> list[str]:
         lat = sorted(self.latencies)
@@ -117,6 +121,131 @@ def stage_all(stager: Any, count: int) -> list[dict[str, Any]]:
     return list(pool.imap(one, range(count)))
 
 
+# (label, from, to): wall-clock stamps of one request, joined by request_id. `appended`
+# values are the broker's LogAppendTime (ms resolution); consumer stamps come from the
+# result's `timeline` header (UPLOAD_STREAM_TIMELINE=1) and its started_at/finished_at.
+STAGES = (
+    ("publish call -> request appended by the broker", "publish", "appended"),
+    ("  (publish call -> acknowledged, publish returns)", "publish", "acked"),
+    ("request appended -> fetched by the consumer", "appended", "fetched"),
+    ("fetched -> decoded, admitted (greenlet spawned)", "fetched", "admitted"),
+    ("admitted -> engine started (started_at)", "admitted", "started"),
+    ("engine: files uploaded (started_at -> finished_at)", "started", "finished"),
+    ("engine finished -> result encoded", "finished", "encoded"),
+    ("result encoded -> result appended (checkpoint wait, produce)", "encoded", "result_appended"),
+    ("result appended -> visible to read_committed (commit, fetch)", "result_appended", "visible"),
+    ("total: publish call -> visible", "publish", "visible"),
+)
+
+
+def result_stamps(message: Any, value: dict[str, Any], visible: float) -> dict[str, float]:
+    from datetime import datetime
+
+    stamps = {"visible": visible, "result_appended": message.timestamp()[1] / 1000.0}
+    for name in ("started_at", "finished_at"):
+        if value.get(name):
+            stamps[name.removesuffix("_at")] = datetime.fromisoformat(value[name]).timestamp()
+    for key, raw in message.headers() or []:
+        if key == "timeline" and raw:
+            stamps.update({k: v for k, v in json.loads(raw).items() if v})
+    return stamps
+
+
+def stage_cells(stamps: list[dict[str, float]], start: str, end: str) -> list[str]:
+    values = sorted(s[end] - s[start] for s in stamps if start in s and end in s)
+    if not values:
+        return ["-", "-"]
+    return [f"{percentile(values, 50) * 1000:,.1f}", f"{percentile(values, 99) * 1000:,.1f}"]
+
+
+def print_timeline(row: Row) -> None:
+    print(f"\n  timeline, {row.consumers} x {row.guarantee}, {row.note} (ms):")
+    head = ["stage", "1-by-1 p50", "1-by-1 p99", "loaded p50", "loaded p99"]
+    table = [head]
+    for label, start, end in STAGES:
+        table.append(
+            [label, *stage_cells(row.solo_stamps, start, end), *stage_cells(row.stamps, start, end)]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print(
+            "    "
+            + "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if i == 0:
+            print("    " + "  ".join("-" * w for w in widths))
+    print_cpu(row.cpu)
+
+
+def print_cpu(phases: dict[str, list[dict[str, Any]]]) -> None:
+    """Each consumer's two `timeline` reports around a phase, subtracted and summed."""
+    if not phases:
+        print("    (no consumer CPU report: a consumer without UPLOAD_STREAM_TIMELINE)")
+        return
+    for phase, reports in phases.items():
+        files = sum(r["files"] for r in reports)
+        requests = sum(r["requests"] for r in reports)
+        if not files:
+            continue
+        cpu = {c: sum(r["cpu_s"][c] for r in reports) for c in reports[0]["cpu_s"]}
+        total = sum(cpu.values())
+        print(
+            f"    consumer CPU, {phase} ({requests} requests, {files} files): "
+            f"{total * 1000 / files:.2f} ms/file, {total * 1000 / requests:.2f} ms/request "
+            f"= {files / total:,.0f} files per core-second"
+        )
+        print("      ms/file: " + ", ".join(f"{c} {s * 1000 / files:.2f}" for c, s in cpu.items()))
+        checkpoints = sum(r["checkpoints"] for r in reports)
+        if checkpoints:
+            print(
+                f"      checkpoints: {checkpoints}, mean "
+                f"{sum(r['checkpoint_s'] for r in reports) * 1000 / checkpoints:.1f} ms, "
+                f"{sum(r['checkpoint_records'] for r in reports) / checkpoints:.1f} records each"
+            )
+
+
+def timeline_reports(log: Path) -> list[dict[str, Any]]:
+    """A consumer's `timeline` lines so far (UPLOAD_STREAM_TIMELINE=1)."""
+    reports = []
+    for line in (log.read_text(errors="replace") if log.exists() else "").splitlines():
+        if line.startswith("{") and '"timeline"' in line:
+            entry = json.loads(line)
+            if entry.get("msg") == "timeline":
+                reports.append(entry["summary"])
+    return reports
+
+
+def snapshot(procs: list[Any], logs: Path) -> list[dict[str, Any]] | None:
+    """SIGUSR1 to every consumer; their cumulative reports, or None without the feature."""
+    logs_of = [logs / f"consumer-{n}.log" for n in range(len(procs))]
+    before = [len(timeline_reports(log)) for log in logs_of]
+    for proc in procs:
+        proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        now = [timeline_reports(log) for log in logs_of]
+        if all(len(r) > n for r, n in zip(now, before, strict=True)):
+            return [r[-1] for r in now]
+        gevent.sleep(0.05)
+    return None
+
+
+def phase(after: list[dict[str, Any]] | None, before: list[dict[str, Any]] | None) -> Any:
+    if after is None or before is None:
+        return None
+    return [_minus(a, b) for a, b in zip(after, before, strict=True)]
+
+
+def _minus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {k: a[k] - b[k] for k in ("requests", "files", "checkpoints", "checkpoint_s")}
+    out["checkpoint_records"] = a["checkpoint_records"] - b["checkpoint_records"]
+    out["cpu_s"] = {c: a["cpu_s"][c] - b["cpu_s"][c] for c in a["cpu_s"]}
+    return out
+
+
 class ResultWatcher:
     """A read_committed reader of the results topic; wakes the client waiting on each id."""
 
@@ -137,6 +266,7 @@ class ResultWatcher:
         self.consumer.subscribe([topic])
         self.waiting: dict[str, Event] = {}
         self.seen: dict[str, float] = {}
+        self.stamps: dict[str, dict[str, float]] = {}
         self.count = 0
         self._stop = False
         self._greenlet = gevent.spawn(self._run)
@@ -147,14 +277,21 @@ class ResultWatcher:
         return event
 
     def _run(self) -> None:
+        # poll(t) returns at the first record; consume(n, t) waits out t unless n arrive.
         while not self._stop:
-            for message in self._call(self.consumer.consume, 500, 0.05):
+            first = self._call(self.consumer.poll, 0.05)
+            if first is None:
+                continue
+            for message in [first, *self.consumer.consume(500, 0)]:
                 if message.error():
                     continue
                 now = time.perf_counter()
-                request_id = json.loads(message.value() or b"{}").get("request_id")
+                wall = time.time()
+                value = json.loads(message.value() or b"{}")
+                request_id = value.get("request_id")
                 self.count += 1
                 self.seen.setdefault(request_id, now)
+                self.stamps.setdefault(request_id, result_stamps(message, value, wall))
                 event = self.waiting.pop(request_id, None)
                 if event is not None:
                     event.set()
@@ -208,7 +345,13 @@ def run_kafka(
     suffix = label.replace(" ", "")[:6] if label else ("t" if extra else "")
     tag = f"{guarantee[:3]}{consumers}{suffix}-{os.getpid()}"
     topics = {role: f"bench.e2e.{tag}.{role}" for role in ("requests", "results", "dlq")}
-    create_topics(stack.bootstrap_servers, topics.values(), PARTITIONS)
+    # The broker stamps each record with its append time: the timeline's `appended`.
+    create_topics(
+        stack.bootstrap_servers,
+        topics.values(),
+        PARTITIONS,
+        config={"message.timestamp.type": "LogAppendTime"},
+    )
     env = {
         **os.environ,
         **stack.env(),
@@ -222,6 +365,7 @@ def run_kafka(
         "UPLOAD_STREAM_METRICS_PORT": "0",
         "UPLOAD_STREAM_STATS_INTERVAL_MS": "0",
         "UPLOAD_STREAM_SESSION_TIMEOUT_MS": "6000",
+        "UPLOAD_STREAM_TIMELINE": "1",
         **extra,
     }
     logs = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
@@ -241,10 +385,14 @@ def run_kafka(
             )
         wait_assigned(procs, logs, tail)
 
+        published: dict[str, dict[str, float]] = {}
+
         def work(request: Any) -> float:
             done = watcher.expect(request.request_id)
+            wall = time.time()
             started = time.perf_counter()
             publisher.publish(request)
+            published[request.request_id] = {"publish": wall, "acked": time.time()}
             if not done.wait(60):
                 raise RuntimeError(f"no result for {request.request_id} within 60 s")
             return watcher.seen[request.request_id] - started
@@ -253,16 +401,35 @@ def run_kafka(
         warm = build(refs[:WARMUP], category + "_warm")
         closed_loop(warm, work)  # connections, partition leaders, transactions warmed up
         before = watcher.count
-        seconds, latencies = closed_loop(build(refs, category), work)
+        loaded = build(refs, category)
+        marks = [snapshot(procs, logs)]
+        seconds, latencies = closed_loop(loaded, work)
+        marks.append(snapshot(procs, logs))
         gevent.sleep(0.5)  # late duplicates (at_least_once) would show in the count
         results = watcher.count - before
-        _, solo = closed_loop(build(refs[:SOLO_REQUESTS], category + "_solo"), work, clients=1)
+        lone = build(refs[:SOLO_REQUESTS], category + "_solo")
+        marks.append(snapshot(procs, logs))
+        _, solo = closed_loop(lone, work, clients=1)
+        marks.append(snapshot(procs, logs))
+        cpu = {
+            name: diff
+            for name, diff in (
+                ("loaded", phase(marks[1], marks[0])),
+                ("1-by-1", phase(marks[3], marks[2])),
+            )
+            if diff is not None
+        }
     finally:
         publisher.close()
         watcher.close()
         for proc in procs:
             stop_process(proc, timeout=30)
         shutil.rmtree(logs, ignore_errors=True)  # a failure already quoted the log's tail
+
+    def stamps(requests: list[Any]) -> list[dict[str, float]]:
+        ids = [r.request_id for r in requests]
+        return [{**published[i], **watcher.stamps.get(i, {})} for i in ids if i in published]
+
     note = label or ("ckpt 0.1s, fetch 20ms" if extra else "defaults")
     return Row(
         "kafka",
@@ -274,6 +441,9 @@ def run_kafka(
         latencies,
         results,
         solo,
+        stamps(loaded),
+        stamps(lone),
+        cpu,
     )
 
 
@@ -474,6 +644,8 @@ def main() -> None:
             print(f"  ... {consumers} x {guarantee} done", flush=True)
     print()
     print_table(rows)
+    for row in rows[1:]:
+        print_timeline(row)
     base = rows[0]
     base_p50 = percentile(sorted(base.latencies), 50)
     base_solo = percentile(sorted(base.solo), 50)

@@ -126,6 +126,12 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         le=1,
         description="Sleep between non-blocking polls when idle (the hub never blocks).",
     )
+    timeline: bool = Field(
+        default=False,
+        description="Benchmarks: stamp each result with the consumer's stage times (a "
+        "`timeline` header) and account CPU per stage, logged on SIGUSR1 and at shutdown "
+        "(bench/e2e_bench.py reads both).",
+    )
     stats_interval_ms: int = Field(
         default=5000, ge=0, description="librdkafka statistics (consumer lag metric); 0 = off."
     )
