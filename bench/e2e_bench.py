@@ -12,14 +12,23 @@ on the same staged files (same W, same max_workers): what the Kafka path adds on
 same staged files: content gate off, type check only, and clamd scanning (a clamd started
 here, devstack/clamd.py), side by side.
 
-The consumers run with their default timings (checkpoint every 0.5 s, fetch.wait.max.ms
+The consumers run with their default timings (checkpoint interval, fetch.wait.max.ms
 500) unless noted: that is what a deployment gets. Everything shares this machine's cores.
+
+Each Kafka row then prints the timeline of one request (`STAGES`, p50/p99 of each stage,
+1-by-1 and loaded) from wall-clock stamps: the broker's LogAppendTime of the request and
+of its result (the bench's topics use it), the consumer's stamps in the result's
+`timeline` header (UPLOAD_STREAM_TIMELINE=1), the result's started_at/finished_at, and
+this process's publish call and the moment the reader saw the result. The consumers'
+CPU per file by category comes from their `timeline` reports, taken by SIGUSR1 before and
+after each phase; the idle line is the same over IDLE_S with nothing to do.
 """
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
@@ -44,6 +53,7 @@ SOLO_REQUESTS = 40  # one at a time: latency without queueing
 WARMUP = 16
 FILES_PER_REQUEST = 4
 SIZES = (1024, 4 * 1024, 16 * 1024, 64 * 1024)  # one of each per request
+IDLE_S = 3.0  # after the runs: what an idle consumer costs
 IN_FLIGHT = 16  # closed-loop clients, one request outstanding each
 MAX_WORKERS = 4  # a request's files in flight at once
 PARTITIONS = 4
@@ -59,6 +69,7 @@ RUNS = (
     ),
 )
 STAGING_PREFIX = "bench-e2e/"
+_RUN_NUMBER = itertools.count(1)  # topics and group of each run are its own
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Row:
     stamps: list[dict[str, float]] = field(default_factory=list)
     solo_stamps: list[dict[str, float]] = field(default_factory=list)
     cpu: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    idle_cpu: float | None = None  # a consumer's CPU seconds per second with nothing to do
 
     def cells(self) -> list[str]:
         lat = sorted(self.latencies)
@@ -178,6 +190,8 @@ def print_timeline(row: Row) -> None:
         if i == 0:
             print("    " + "  ".join("-" * w for w in widths))
     print_cpu(row.cpu)
+    if row.idle_cpu is not None:
+        print(f"    idle consumer: {row.idle_cpu * 100:.1f} % of a core")
 
 
 def print_cpu(phases: dict[str, list[dict[str, Any]]]) -> None:
@@ -342,8 +356,7 @@ def run_kafka(
     from upload_stream_cli.devstack.process import launch, stop_process, tail
     from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
 
-    suffix = label.replace(" ", "")[:6] if label else ("t" if extra else "")
-    tag = f"{guarantee[:3]}{consumers}{suffix}-{os.getpid()}"
+    tag = f"{guarantee[:3]}{consumers}-{next(_RUN_NUMBER)}-{os.getpid()}"
     topics = {role: f"bench.e2e.{tag}.{role}" for role in ("requests", "results", "dlq")}
     # The broker stamps each record with its append time: the timeline's `appended`.
     create_topics(
@@ -397,7 +410,7 @@ def run_kafka(
                 raise RuntimeError(f"no result for {request.request_id} within 60 s")
             return watcher.seen[request.request_id] - started
 
-        category = f"bench_{tag.split('-', maxsplit=1)[0]}"
+        category = f"bench_{tag.rsplit('-', maxsplit=1)[0]}"
         warm = build(refs[:WARMUP], category + "_warm")
         closed_loop(warm, work)  # connections, partition leaders, transactions warmed up
         before = watcher.count
@@ -411,6 +424,9 @@ def run_kafka(
         marks.append(snapshot(procs, logs))
         _, solo = closed_loop(lone, work, clients=1)
         marks.append(snapshot(procs, logs))
+        gevent.sleep(IDLE_S)
+        marks.append(snapshot(procs, logs))
+        idle = phase(marks[4], marks[3])
         cpu = {
             name: diff
             for name, diff in (
@@ -430,7 +446,7 @@ def run_kafka(
         ids = [r.request_id for r in requests]
         return [{**published[i], **watcher.stamps.get(i, {})} for i in ids if i in published]
 
-    note = label or ("ckpt 0.1s, fetch 20ms" if extra else "defaults")
+    note = label or describe(extra)
     return Row(
         "kafka",
         str(consumers),
@@ -444,7 +460,15 @@ def run_kafka(
         stamps(loaded),
         stamps(lone),
         cpu,
+        sum(sum(r["cpu_s"].values()) for r in idle) / IDLE_S / consumers if idle else None,
     )
+
+
+def describe(extra: dict[str, str]) -> str:
+    """`UPLOAD_STREAM_CHECKPOINT_INTERVAL_S=0.1` -> `checkpoint_interval_s 0.1`."""
+    if not extra:
+        return "defaults"
+    return ", ".join(f"{k.removeprefix('UPLOAD_STREAM_').lower()} {v}" for k, v in extra.items())
 
 
 def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:
