@@ -76,10 +76,11 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         "(a result is never held back).",
     )
     checkpoint_interval_s: float = Field(
-        default=0.5,
+        default=0.1,
         gt=0,
         description="While requests are in flight, results are batched and committed at most "
-        "this often; with none in flight, at once.",
+        "this often; with none in flight, at once. Longer: fewer transactions (broker work), "
+        "but each result waits up to this long under load.",
     )
     drain_timeout_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long in-flight uploads may finish."
