@@ -38,7 +38,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -533,16 +533,26 @@ def run_engine(stack: Any, refs: list[dict[str, Any]]) -> Row:
 
 
 @contextmanager
-def own_stack() -> Iterator[Any]:
-    from upload_stream_cli.devstack.stack import Stack
+def own_stack(s3_latency: float) -> Iterator[Any]:
+    """Our own broker and S3 (never someone else's); with `s3_latency`, S3 is the engine
+    benchmark's keep-alive moto that waits that long before each request."""
+    from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV
+    from upload_stream_cli.devstack.stack import S3_ENV, Stack
 
-    stack = Stack(environ={}, use_docker=False)  # never someone else's broker or endpoint
-    try:
-        stack.start()
-        stack.provision(partitions=PARTITIONS)
-        yield stack
-    finally:
-        stack.close()
+    with ExitStack() as stack_of:
+        environ: dict[str, str] = {}
+        if s3_latency:
+            from bench.engine_bench import latency_server
+
+            environ[S3_ENV] = stack_of.enter_context(latency_server(s3_latency)).endpoint
+            os.environ.update(FAKE_AWS_ENV)  # it is our moto: its fake credentials
+        stack = Stack(environ=environ, use_docker=False)
+        try:
+            stack.start()
+            stack.provision(partitions=PARTITIONS)
+            yield stack
+        finally:
+            stack.close()
 
 
 def print_table(rows: list[Row]) -> None:
@@ -611,12 +621,22 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
 
 
 def main() -> None:
+    import argparse
+
     from producer_lib.s3_staging import S3Stager
     from upload_stream_cli.devstack.s3 import s3_client
     from upload_stream_cli.devstack.stack import STAGING_BUCKET
 
     # librdkafka's start-up retries ("coordinator load in progress") are not results.
     logging.getLogger("producer_lib.librdkafka").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(prog="python -m bench.e2e_bench")
+    parser.add_argument(
+        "--s3-latency",
+        type=float,
+        default=0.0,
+        help="seconds injected before each S3 request (bench/latency_s3.py); default none",
+    )
+    args = parser.parse_args()
     cores = os.cpu_count()
     mean_kib = sum(SIZES[:FILES_PER_REQUEST]) / FILES_PER_REQUEST / 1024
     print(
@@ -634,8 +654,10 @@ def main() -> None:
     print("latency: RequestPublisher.publish call -> result seen by a read_committed reader;")
     print(f"  '1-by-1': {SOLO_REQUESTS} more requests, one at a time (no queueing)")
     print("source: S3 staging on the same endpoint (HEAD + server-side copy per file)")
+    if args.s3_latency:
+        print(f"S3: {args.s3_latency * 1000:.0f} ms injected before every request")
     started = time.monotonic()
-    with own_stack() as stack:
+    with own_stack(args.s3_latency) as stack:
         os.environ.update(stack.env())  # this process's engine and stager use the local S3
         stager = S3Stager(
             STAGING_BUCKET,
