@@ -76,11 +76,10 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         "(a result is never held back).",
     )
     checkpoint_interval_s: float = Field(
-        default=0.1,
+        default=0.5,
         gt=0,
         description="While requests are in flight, results are batched and committed at most "
-        "this often; with none in flight, at once. Longer: fewer transactions (broker work), "
-        "but each result waits up to this long under load.",
+        "this often; with none in flight, at once.",
     )
     drain_timeout_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long in-flight uploads may finish."
