@@ -127,7 +127,7 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         description="Sleep between non-blocking polls when idle (the hub never blocks).",
     )
     linger_ms: int = Field(
-        default=5,
+        default=0,
         ge=0,
         le=1000,
         description="librdkafka linger.ms of the results producer: a result waits this long "
