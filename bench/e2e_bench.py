@@ -636,6 +636,9 @@ def main() -> None:
         default=0.0,
         help="seconds injected before each S3 request (bench/latency_s3.py); default none",
     )
+    parser.add_argument(
+        "--gate", action="store_true", help="content gate off / type check / clamd scan"
+    )
     args = parser.parse_args()
     cores = os.cpu_count()
     mean_kib = sum(SIZES[:FILES_PER_REQUEST]) / FILES_PER_REQUEST / 1024
@@ -670,7 +673,7 @@ def main() -> None:
             f"{time.monotonic() - started:.1f} s\n",
             flush=True,
         )
-        if "--gate" in sys.argv[1:]:
+        if args.gate:
             rows = gate_rows(stack, refs)
             print()
             print_table(rows)
