@@ -12,24 +12,34 @@ on the same staged files (same W, same max_workers): what the Kafka path adds on
 same staged files: content gate off, type check only, and clamd scanning (a clamd started
 here, devstack/clamd.py), side by side.
 
-The consumers run with their default timings (checkpoint every 0.5 s, fetch.wait.max.ms
+The consumers run with their default timings (checkpoint interval, fetch.wait.max.ms
 500) unless noted: that is what a deployment gets. Everything shares this machine's cores.
+
+Each Kafka row then prints the timeline of one request (`STAGES`, p50/p99 of each stage,
+1-by-1 and loaded) from wall-clock stamps: the broker's LogAppendTime of the request and
+of its result (the bench's topics use it), the consumer's stamps in the result's
+`timeline` header (UPLOAD_STREAM_TIMELINE=1), the result's started_at/finished_at, and
+this process's publish call and the moment the reader saw the result. The consumers'
+CPU per file by category comes from their `timeline` reports, taken by SIGUSR1 before and
+after each phase; the idle line is the same over IDLE_S with nothing to do.
 """
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -43,6 +53,7 @@ SOLO_REQUESTS = 40  # one at a time: latency without queueing
 WARMUP = 16
 FILES_PER_REQUEST = 4
 SIZES = (1024, 4 * 1024, 16 * 1024, 64 * 1024)  # one of each per request
+IDLE_S = 3.0  # after the runs: what an idle consumer costs
 IN_FLIGHT = 16  # closed-loop clients, one request outstanding each
 MAX_WORKERS = 4  # a request's files in flight at once
 PARTITIONS = 4
@@ -58,6 +69,7 @@ RUNS = (
     ),
 )
 STAGING_PREFIX = "bench-e2e/"
+_RUN_NUMBER = itertools.count(1)  # topics and group of each run are its own
 
 
 @dataclass
@@ -71,6 +83,10 @@ class Row:
     latencies: list[float]
     results: int
     solo: list[float]
+    stamps: list[dict[str, float]] = field(default_factory=list)
+    solo_stamps: list[dict[str, float]] = field(default_factory=list)
+    cpu: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    idle_cpu: float | None = None  # a consumer's CPU seconds per second with nothing to do
 
     def cells(self) -> list[str]:
         lat = sorted(self.latencies)
@@ -117,6 +133,133 @@ def stage_all(stager: Any, count: int) -> list[dict[str, Any]]:
     return list(pool.imap(one, range(count)))
 
 
+# (label, from, to): wall-clock stamps of one request, joined by request_id. `appended`
+# values are the broker's LogAppendTime (ms resolution); consumer stamps come from the
+# result's `timeline` header (UPLOAD_STREAM_TIMELINE=1) and its started_at/finished_at.
+STAGES = (
+    ("publish call -> request appended by the broker", "publish", "appended"),
+    ("  (publish call -> acknowledged, publish returns)", "publish", "acked"),
+    ("request appended -> fetched by the consumer", "appended", "fetched"),
+    ("fetched -> decoded, admitted (greenlet spawned)", "fetched", "admitted"),
+    ("admitted -> engine started (started_at)", "admitted", "started"),
+    ("engine: files uploaded (started_at -> finished_at)", "started", "finished"),
+    ("engine finished -> result encoded", "finished", "encoded"),
+    ("result encoded -> result appended (checkpoint wait, produce)", "encoded", "result_appended"),
+    ("result appended -> visible to read_committed (commit, fetch)", "result_appended", "visible"),
+    ("total: publish call -> visible", "publish", "visible"),
+)
+
+
+def result_stamps(message: Any, value: dict[str, Any], visible: float) -> dict[str, float]:
+    from datetime import datetime
+
+    stamps = {"visible": visible, "result_appended": message.timestamp()[1] / 1000.0}
+    for name in ("started_at", "finished_at"):
+        if value.get(name):
+            stamps[name.removesuffix("_at")] = datetime.fromisoformat(value[name]).timestamp()
+    for key, raw in message.headers() or []:
+        if key == "timeline" and raw:
+            stamps.update({k: v for k, v in json.loads(raw).items() if v})
+    return stamps
+
+
+def stage_cells(stamps: list[dict[str, float]], start: str, end: str) -> list[str]:
+    values = sorted(s[end] - s[start] for s in stamps if start in s and end in s)
+    if not values:
+        return ["-", "-"]
+    return [f"{percentile(values, 50) * 1000:,.1f}", f"{percentile(values, 99) * 1000:,.1f}"]
+
+
+def print_timeline(row: Row) -> None:
+    print(f"\n  timeline, {row.consumers} x {row.guarantee}, {row.note} (ms):")
+    head = ["stage", "1-by-1 p50", "1-by-1 p99", "loaded p50", "loaded p99"]
+    table = [head]
+    for label, start, end in STAGES:
+        table.append(
+            [label, *stage_cells(row.solo_stamps, start, end), *stage_cells(row.stamps, start, end)]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print(
+            "    "
+            + "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if i == 0:
+            print("    " + "  ".join("-" * w for w in widths))
+    print_cpu(row.cpu)
+    if row.idle_cpu is not None:
+        print(f"    idle consumer: {row.idle_cpu * 100:.1f} % of a core")
+
+
+def print_cpu(phases: dict[str, list[dict[str, Any]]]) -> None:
+    """Each consumer's two `timeline` reports around a phase, subtracted and summed."""
+    if not phases:
+        print("    (no consumer CPU report: a consumer without UPLOAD_STREAM_TIMELINE)")
+        return
+    for phase, reports in phases.items():
+        files = sum(r["files"] for r in reports)
+        requests = sum(r["requests"] for r in reports)
+        if not files:
+            continue
+        cpu = {c: sum(r["cpu_s"][c] for r in reports) for c in reports[0]["cpu_s"]}
+        total = sum(cpu.values())
+        print(
+            f"    consumer CPU, {phase} ({requests} requests, {files} files): "
+            f"{total * 1000 / files:.2f} ms/file, {total * 1000 / requests:.2f} ms/request "
+            f"= {files / total:,.0f} files per core-second"
+        )
+        print("      ms/file: " + ", ".join(f"{c} {s * 1000 / files:.2f}" for c, s in cpu.items()))
+        checkpoints = sum(r["checkpoints"] for r in reports)
+        if checkpoints:
+            print(
+                f"      checkpoints: {checkpoints}, mean "
+                f"{sum(r['checkpoint_s'] for r in reports) * 1000 / checkpoints:.1f} ms, "
+                f"{sum(r['checkpoint_records'] for r in reports) / checkpoints:.1f} records each"
+            )
+
+
+def timeline_reports(log: Path) -> list[dict[str, Any]]:
+    """A consumer's `timeline` lines so far (UPLOAD_STREAM_TIMELINE=1)."""
+    reports = []
+    for line in (log.read_text(errors="replace") if log.exists() else "").splitlines():
+        if line.startswith("{") and '"timeline"' in line:
+            entry = json.loads(line)
+            if entry.get("msg") == "timeline":
+                reports.append(entry["summary"])
+    return reports
+
+
+def snapshot(procs: list[Any], logs: Path) -> list[dict[str, Any]] | None:
+    """SIGUSR1 to every consumer; their cumulative reports, or None without the feature."""
+    logs_of = [logs / f"consumer-{n}.log" for n in range(len(procs))]
+    before = [len(timeline_reports(log)) for log in logs_of]
+    for proc in procs:
+        proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        now = [timeline_reports(log) for log in logs_of]
+        if all(len(r) > n for r, n in zip(now, before, strict=True)):
+            return [r[-1] for r in now]
+        gevent.sleep(0.05)
+    return None
+
+
+def phase(after: list[dict[str, Any]] | None, before: list[dict[str, Any]] | None) -> Any:
+    if after is None or before is None:
+        return None
+    return [_minus(a, b) for a, b in zip(after, before, strict=True)]
+
+
+def _minus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {k: a[k] - b[k] for k in ("requests", "files", "checkpoints", "checkpoint_s")}
+    out["checkpoint_records"] = a["checkpoint_records"] - b["checkpoint_records"]
+    out["cpu_s"] = {c: a["cpu_s"][c] - b["cpu_s"][c] for c in a["cpu_s"]}
+    return out
+
+
 class ResultWatcher:
     """A read_committed reader of the results topic; wakes the client waiting on each id."""
 
@@ -137,6 +280,7 @@ class ResultWatcher:
         self.consumer.subscribe([topic])
         self.waiting: dict[str, Event] = {}
         self.seen: dict[str, float] = {}
+        self.stamps: dict[str, dict[str, float]] = {}
         self.count = 0
         self._stop = False
         self._greenlet = gevent.spawn(self._run)
@@ -147,14 +291,21 @@ class ResultWatcher:
         return event
 
     def _run(self) -> None:
+        # poll(t) returns at the first record; consume(n, t) waits out t unless n arrive.
         while not self._stop:
-            for message in self._call(self.consumer.consume, 500, 0.05):
+            first = self._call(self.consumer.poll, 0.05)
+            if first is None:
+                continue
+            for message in [first, *self.consumer.consume(500, 0)]:
                 if message.error():
                     continue
                 now = time.perf_counter()
-                request_id = json.loads(message.value() or b"{}").get("request_id")
+                wall = time.time()
+                value = json.loads(message.value() or b"{}")
+                request_id = value.get("request_id")
                 self.count += 1
                 self.seen.setdefault(request_id, now)
+                self.stamps.setdefault(request_id, result_stamps(message, value, wall))
                 event = self.waiting.pop(request_id, None)
                 if event is not None:
                     event.set()
@@ -205,10 +356,15 @@ def run_kafka(
     from upload_stream_cli.devstack.process import launch, stop_process, tail
     from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
 
-    suffix = label.replace(" ", "")[:6] if label else ("t" if extra else "")
-    tag = f"{guarantee[:3]}{consumers}{suffix}-{os.getpid()}"
+    tag = f"{guarantee[:3]}{consumers}-{next(_RUN_NUMBER)}-{os.getpid()}"
     topics = {role: f"bench.e2e.{tag}.{role}" for role in ("requests", "results", "dlq")}
-    create_topics(stack.bootstrap_servers, topics.values(), PARTITIONS)
+    # The broker stamps each record with its append time: the timeline's `appended`.
+    create_topics(
+        stack.bootstrap_servers,
+        topics.values(),
+        PARTITIONS,
+        config={"message.timestamp.type": "LogAppendTime"},
+    )
     env = {
         **os.environ,
         **stack.env(),
@@ -222,6 +378,7 @@ def run_kafka(
         "UPLOAD_STREAM_METRICS_PORT": "0",
         "UPLOAD_STREAM_STATS_INTERVAL_MS": "0",
         "UPLOAD_STREAM_SESSION_TIMEOUT_MS": "6000",
+        "UPLOAD_STREAM_TIMELINE": "1",
         **extra,
     }
     logs = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
@@ -241,29 +398,55 @@ def run_kafka(
             )
         wait_assigned(procs, logs, tail)
 
+        published: dict[str, dict[str, float]] = {}
+
         def work(request: Any) -> float:
             done = watcher.expect(request.request_id)
+            wall = time.time()
             started = time.perf_counter()
             publisher.publish(request)
+            published[request.request_id] = {"publish": wall, "acked": time.time()}
             if not done.wait(60):
                 raise RuntimeError(f"no result for {request.request_id} within 60 s")
             return watcher.seen[request.request_id] - started
 
-        category = f"bench_{tag.split('-', maxsplit=1)[0]}"
+        category = f"bench_{tag.rsplit('-', maxsplit=1)[0]}"
         warm = build(refs[:WARMUP], category + "_warm")
         closed_loop(warm, work)  # connections, partition leaders, transactions warmed up
         before = watcher.count
-        seconds, latencies = closed_loop(build(refs, category), work)
+        loaded = build(refs, category)
+        marks = [snapshot(procs, logs)]
+        seconds, latencies = closed_loop(loaded, work)
+        marks.append(snapshot(procs, logs))
         gevent.sleep(0.5)  # late duplicates (at_least_once) would show in the count
         results = watcher.count - before
-        _, solo = closed_loop(build(refs[:SOLO_REQUESTS], category + "_solo"), work, clients=1)
+        lone = build(refs[:SOLO_REQUESTS], category + "_solo")
+        marks.append(snapshot(procs, logs))
+        _, solo = closed_loop(lone, work, clients=1)
+        marks.append(snapshot(procs, logs))
+        gevent.sleep(IDLE_S)
+        marks.append(snapshot(procs, logs))
+        idle = phase(marks[4], marks[3])
+        cpu = {
+            name: diff
+            for name, diff in (
+                ("loaded", phase(marks[1], marks[0])),
+                ("1-by-1", phase(marks[3], marks[2])),
+            )
+            if diff is not None
+        }
     finally:
         publisher.close()
         watcher.close()
         for proc in procs:
             stop_process(proc, timeout=30)
         shutil.rmtree(logs, ignore_errors=True)  # a failure already quoted the log's tail
-    note = label or ("ckpt 0.1s, fetch 20ms" if extra else "defaults")
+
+    def stamps(requests: list[Any]) -> list[dict[str, float]]:
+        ids = [r.request_id for r in requests]
+        return [{**published[i], **watcher.stamps.get(i, {})} for i in ids if i in published]
+
+    note = label or describe(extra)
     return Row(
         "kafka",
         str(consumers),
@@ -274,7 +457,18 @@ def run_kafka(
         latencies,
         results,
         solo,
+        stamps(loaded),
+        stamps(lone),
+        cpu,
+        sum(sum(r["cpu_s"].values()) for r in idle) / IDLE_S / consumers if idle else None,
     )
+
+
+def describe(extra: dict[str, str]) -> str:
+    """`UPLOAD_STREAM_CHECKPOINT_INTERVAL_S=0.1` -> `checkpoint_interval_s 0.1`."""
+    if not extra:
+        return "defaults"
+    return ", ".join(f"{k.removeprefix('UPLOAD_STREAM_').lower()} {v}" for k, v in extra.items())
 
 
 def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:
@@ -339,16 +533,26 @@ def run_engine(stack: Any, refs: list[dict[str, Any]]) -> Row:
 
 
 @contextmanager
-def own_stack() -> Iterator[Any]:
-    from upload_stream_cli.devstack.stack import Stack
+def own_stack(s3_latency: float) -> Iterator[Any]:
+    """Our own broker and S3 (never someone else's); with `s3_latency`, S3 is the engine
+    benchmark's keep-alive moto that waits that long before each request."""
+    from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV
+    from upload_stream_cli.devstack.stack import S3_ENV, Stack
 
-    stack = Stack(environ={}, use_docker=False)  # never someone else's broker or endpoint
-    try:
-        stack.start()
-        stack.provision(partitions=PARTITIONS)
-        yield stack
-    finally:
-        stack.close()
+    with ExitStack() as stack_of:
+        environ: dict[str, str] = {}
+        if s3_latency:
+            from bench.engine_bench import latency_server
+
+            environ[S3_ENV] = stack_of.enter_context(latency_server(s3_latency)).endpoint
+            os.environ.update(FAKE_AWS_ENV)  # it is our moto: its fake credentials
+        stack = Stack(environ=environ, use_docker=False)
+        try:
+            stack.start()
+            stack.provision(partitions=PARTITIONS)
+            yield stack
+        finally:
+            stack.close()
 
 
 def print_table(rows: list[Row]) -> None:
@@ -417,12 +621,25 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
 
 
 def main() -> None:
+    import argparse
+
     from producer_lib.s3_staging import S3Stager
     from upload_stream_cli.devstack.s3 import s3_client
     from upload_stream_cli.devstack.stack import STAGING_BUCKET
 
     # librdkafka's start-up retries ("coordinator load in progress") are not results.
     logging.getLogger("producer_lib.librdkafka").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(prog="python -m bench.e2e_bench")
+    parser.add_argument(
+        "--s3-latency",
+        type=float,
+        default=0.0,
+        help="seconds injected before each S3 request (bench/latency_s3.py); default none",
+    )
+    parser.add_argument(
+        "--gate", action="store_true", help="content gate off / type check / clamd scan"
+    )
+    args = parser.parse_args()
     cores = os.cpu_count()
     mean_kib = sum(SIZES[:FILES_PER_REQUEST]) / FILES_PER_REQUEST / 1024
     print(
@@ -440,8 +657,10 @@ def main() -> None:
     print("latency: RequestPublisher.publish call -> result seen by a read_committed reader;")
     print(f"  '1-by-1': {SOLO_REQUESTS} more requests, one at a time (no queueing)")
     print("source: S3 staging on the same endpoint (HEAD + server-side copy per file)")
+    if args.s3_latency:
+        print(f"S3: {args.s3_latency * 1000:.0f} ms injected before every request")
     started = time.monotonic()
-    with own_stack() as stack:
+    with own_stack(args.s3_latency) as stack:
         os.environ.update(stack.env())  # this process's engine and stager use the local S3
         stager = S3Stager(
             STAGING_BUCKET,
@@ -454,7 +673,7 @@ def main() -> None:
             f"{time.monotonic() - started:.1f} s\n",
             flush=True,
         )
-        if "--gate" in sys.argv[1:]:
+        if args.gate:
             rows = gate_rows(stack, refs)
             print()
             print_table(rows)
@@ -474,6 +693,8 @@ def main() -> None:
             print(f"  ... {consumers} x {guarantee} done", flush=True)
     print()
     print_table(rows)
+    for row in rows[1:]:
+        print_timeline(row)
     base = rows[0]
     base_p50 = percentile(sorted(base.latencies), 50)
     base_solo = percentile(sorted(base.solo), 50)

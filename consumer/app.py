@@ -25,6 +25,7 @@ from consumer.loop import ConsumerLoop
 from consumer.metrics import Metrics
 from consumer.settings import ConsumerSettings
 from consumer.staging_cleanup import StagingCleanup
+from consumer.timeline import Timeline
 from kafka_config.connection import KafkaConnection
 from upload_engine.allowlist import Allowlist
 from upload_engine.settings import EngineSettings
@@ -102,6 +103,7 @@ def run(
         context=Context(settings.group_id, txn_id, settings.requests_topic),
     )
     cleanup = staging_cleanup(settings, engine_settings, metrics, engine)
+    timeline = Timeline.on() if settings.timeline else Timeline.off()
     loop = ConsumerLoop(
         settings=settings,
         policy=Policy.of(settings, engine_settings),
@@ -109,6 +111,7 @@ def run(
         engine=engine,
         metrics=metrics,
         on_consumed=cleanup.committed if cleanup is not None else None,
+        timeline=timeline,
     )
     status = EXIT_OK
     try:
@@ -122,6 +125,7 @@ def run(
         io.preflight(PREFLIGHT_TIMEOUT_S)
         outputs = [settings.results_topic, settings.dlq_topic, *settings.allowed_reply_topics]
         io.check_topics([settings.requests_topic], outputs, PREFLIGHT_TIMEOUT_S)
+        timeline.start()
         loop.start()
         if cleanup is not None:
             cleanup.start()
@@ -138,6 +142,7 @@ def run(
         engine.close()
         if server is not None:
             server.stop(timeout=1)
+        timeline.stop()
         log.info("stopped", extra={"summary": metrics.summary()})
     return status
 

@@ -11,8 +11,9 @@ the loop.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -24,6 +25,8 @@ from consumer.metrics import Metrics
 from consumer.outputs import Output, OutputKind, RequestMessage, dlq_output, result_output
 from consumer.results import rejected_result, result_for_request
 from consumer.settings import ConsumerSettings
+from consumer.timeline import HEADER as TIMELINE_HEADER
+from consumer.timeline import Cpu, Timeline
 from schemas import (
     BlobRef,
     FileFailure,
@@ -175,7 +178,9 @@ class Dispatcher:
         metrics: Metrics,
         wake: Callable[[], None],
         on_consumed: Callable[[list[BlobRef]], None] | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
+        self._timeline = timeline or Timeline.off()
         self._policy = policy
         self._on_consumed = on_consumed
         self._engine = engine
@@ -187,7 +192,8 @@ class Dispatcher:
     def dispatch(self, record: Record, source: RequestMessage) -> None:
         """Handle one tracked message. Holds a slot on entry; releases it when done."""
         try:
-            decision = decide(source, self._policy)
+            with self._timeline.section(Cpu.DECODE):
+                decision = decide(source, self._policy)
         except Exception as exc:  # decide is total; this is the last line of defence
             log.exception("could not decide on a message", extra={"offset": source.offset})
             decision = Rejected(
@@ -206,6 +212,7 @@ class Dispatcher:
             self._rejected(record, decision)
             return
         gevent.spawn(self._upload, record, decision)
+        self._timeline.admitted(record.topic, record.partition, record.offset)
 
     def _rejected(self, record: Record, decision: Rejected) -> None:
         log.info(
@@ -230,7 +237,8 @@ class Dispatcher:
         try:
             with self._metrics.latency.time():
                 outcome = self._engine.upload(job)
-            outputs = self._result(record, accepted, outcome)
+            with self._timeline.section(Cpu.ENCODE):
+                outputs = self._result(record, accepted, outcome)
         except Exception as exc:  # the engine promises not to raise; a request is never lost
             log.exception("upload failed unexpectedly", extra={"request_id": job.request_id})
             outputs = self._result(record, accepted, _crashed(job, exc))
@@ -240,6 +248,7 @@ class Dispatcher:
         self._wake()
 
     def _result(self, record: Record, accepted: Accepted, outcome: UploadOutcome) -> list[Output]:
+        uploaded = time.time()  # the engine has just returned
         result = result_for_request(accepted.request, bucket=accepted.job.bucket, outcome=outcome)
         status = result.status.value
         record.on_commit.append(lambda: self._count(outcome, status))
@@ -253,7 +262,14 @@ class Dispatcher:
             on_consumed = self._on_consumed
             record.on_commit.append(lambda: on_consumed(consumed))
         self._log_outcome(outcome, status, accepted.job.request_id)
-        return [result_output(accepted.reply_topic, result, accepted.traceparent)]
+        output = result_output(accepted.reply_topic, result, accepted.traceparent)
+        if self._timeline.enabled:
+            self._timeline.counted(len(accepted.job.files))
+            stamps = self._timeline.header(
+                record.topic, record.partition, record.offset, uploaded=uploaded
+            )
+            output = replace(output, headers=[*output.headers, (TIMELINE_HEADER, stamps)])
+        return [output]
 
     def _count(self, outcome: UploadOutcome, status: str) -> None:
         self._metrics.request_done(status)

@@ -112,7 +112,7 @@ def producer_config(
         **connection.librdkafka(),
         "enable.idempotence": True,
         "acks": "all",
-        "linger.ms": 5,
+        "linger.ms": settings.linger_ms,
         "logger": LIBRDKAFKA_LOG,
     }
     if settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE:

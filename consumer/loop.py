@@ -34,6 +34,7 @@ from consumer.ledger import Ledger, PartitionKey
 from consumer.metrics import Metrics
 from consumer.partitions import Partitions
 from consumer.settings import ConsumerSettings
+from consumer.timeline import Timeline
 from schemas import BlobRef
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class ConsumerLoop:
         engine: Engine,
         metrics: Metrics,
         on_consumed: Callable[[list[BlobRef]], None] | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         self._settings = settings
         self._io = io
@@ -79,7 +81,10 @@ class ConsumerLoop:
             metrics=metrics,
             wake=self._wake.set,
             on_consumed=on_consumed,
+            timeline=timeline,
         )
+        if timeline is not None:
+            timeline.instrument(io, self._checkpoint)
         self._draining = False
         self._closing = False
         self._fatal: Exception | None = None

@@ -126,6 +126,20 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         le=1,
         description="Sleep between non-blocking polls when idle (the hub never blocks).",
     )
+    linger_ms: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="librdkafka linger.ms of the results producer: a result waits this long "
+        "for others to share its produce request (fewer requests under load, added latency "
+        "when alone).",
+    )
+    timeline: bool = Field(
+        default=False,
+        description="Benchmarks: stamp each result with the consumer's stage times (a "
+        "`timeline` header) and account CPU per stage, logged on SIGUSR1 and at shutdown "
+        "(bench/e2e_bench.py reads both).",
+    )
     stats_interval_ms: int = Field(
         default=5000, ge=0, description="librdkafka statistics (consumer lag metric); 0 = off."
     )

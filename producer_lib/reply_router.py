@@ -164,8 +164,12 @@ class ReplyRouter:
     def _run(self, consumer: Consumer) -> None:
         try:
             while not self._stopping:
-                messages = call_blocking(consumer.consume, _BATCH, _POLL_S)
-                for message in messages:
+                # poll(t) returns at the first record; consume(n, t) would wait out all of
+                # t unless n records came (bench/e2e_bench.py's timeline showed it).
+                first = call_blocking(consumer.poll, _POLL_S)
+                if first is None:
+                    continue
+                for message in [first, *consumer.consume(_BATCH, 0)]:
                     self._dispatch(message)
         except Exception as exc:  # a dead router must not leave callers hanging
             log.error("reply consumer on %s failed: %s", self._topic, type(exc).__name__)

@@ -68,6 +68,7 @@ class FakeConsumer:
         self.queue: list[Message] = []
         self.assigned: list[Any] = []
         self.closed = False
+        self.consume_timeouts: list[float] = []
         FakeConsumer.last = self
 
     def list_topics(self, topic: str, timeout: float) -> Any:
@@ -79,10 +80,16 @@ class FakeConsumer:
     def assign(self, partitions: list[Any]) -> None:
         self.assigned = partitions
 
-    def consume(self, _n: int, timeout: float) -> list[Message]:
-        batch, self.queue = self.queue, []
-        if not batch:
+    def poll(self, timeout: float) -> Message | None:
+        if not self.queue:
             time.sleep(0.01)
+            return None
+        return self.queue.pop(0)
+
+    def consume(self, n: int, timeout: float) -> list[Message]:
+        # librdkafka's consume(n, timeout) waits out `timeout` unless n records arrive.
+        self.consume_timeouts.append(timeout)
+        batch, self.queue = self.queue[:n], self.queue[n:]
         return batch
 
     def close(self) -> None:
@@ -120,6 +127,20 @@ def test_results_reach_their_waiters_and_others_are_skipped(router: ReplyRouter)
     assert router.wait(first, 5.0).bucket == "first"
     assert router.wait(second, 5.0).bucket == "second"
     assert router._waiters == {}
+
+
+def test_the_router_waits_only_in_poll_which_returns_at_the_first_record(
+    router: ReplyRouter,
+) -> None:
+    """consume(n, t) waits out t unless n records arrive: a lone result would wait for it."""
+    waiter = router.expect("req-1")
+    FakeConsumer.last.queue = [
+        Message(_value("req-x"), [("correlation_id", b"req-x")]),
+        Message(_value("req-1", "first"), [("correlation_id", b"req-1")]),
+    ]
+    assert router.wait(waiter, 5.0).bucket == "first"
+    assert FakeConsumer.last.consume_timeouts
+    assert set(FakeConsumer.last.consume_timeouts) == {0}
 
 
 def test_a_wait_that_times_out_names_the_request(router: ReplyRouter) -> None:
