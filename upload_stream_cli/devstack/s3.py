@@ -8,6 +8,7 @@ separate process measures real client concurrency and gives the memory back when
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import shutil
 import subprocess
@@ -85,7 +86,11 @@ def staging_bucket_rules(
 ) -> None:
     """CORS for browser uploads (presigned POSTs from the web app's pages) and a lifecycle
     rule that expires staged blobs and incomplete multipart uploads after `expire_days`:
-    the backstop behind the consumer's deletes and `upload-stream staging sweep`."""
+    the backstop behind the consumer's deletes and `upload-stream staging sweep`. A server
+    without lifecycle rules (versitygw answers NotImplemented) gets CORS only, and a
+    warning: the consumer's deletes and the sweep still run."""
+    from botocore.exceptions import ClientError
+
     client.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={
@@ -100,20 +105,28 @@ def staging_bucket_rules(
             ]
         },
     )
-    client.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "upload-stream-staging-expiry",
-                    "Filter": {"Prefix": prefix},
-                    "Status": "Enabled",
-                    "Expiration": {"Days": expire_days},
-                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": expire_days},
-                }
-            ]
-        },
-    )
+    try:
+        client.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    {
+                        "ID": "upload-stream-staging-expiry",
+                        "Filter": {"Prefix": prefix},
+                        "Status": "Enabled",
+                        "Expiration": {"Days": expire_days},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": expire_days},
+                    }
+                ]
+            },
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NotImplemented":
+            raise
+        logging.getLogger(__name__).warning(
+            "%s has no lifecycle rules (NotImplemented): staged blobs have no expiry backstop",
+            bucket,
+        )
 
 
 class MotoS3Server(ChildProcessService):
