@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from botocore.exceptions import FlexibleChecksumError
 from schemas import BlobRef, VerifiedBy
 from schemas import FileFailureCode as C
 from tests.integration.s3_behaviours import measure
+from tests.unit.engine_support import opaque_bytes
 from upload_engine import LocalBlob, UploadEngine, UploadJob
 from upload_engine.verify import b64_of_hex
 from upload_stream_cli.devstack.stack import Stack
@@ -135,7 +135,7 @@ def test_each_path_says_how_it_was_verified(
     server(stack)
     dest, stage = make_bucket("dest"), make_bucket("stage")
     s3.put_bucket_versioning(Bucket=dest, VersioningConfiguration={"Status": "Enabled"})
-    big = os.urandom(6 * MiB)
+    big = opaque_bytes(6 * MiB)
     s3.put_object(
         Bucket=stage, Key="in/copied", Body=DATA, ChecksumAlgorithm="SHA256",
         ChecksumSHA256=b64_of_hex(DIGEST),

@@ -7,6 +7,7 @@ Everything runs against moto's in-process S3 (`mock_aws`): no sockets, no Kafka.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -163,3 +164,10 @@ def env_fixture(tmp_path: Path, moto_client: Any) -> Iterator[Env]:
     yield made
     for engine in made.engines:
         engine.close()
+
+
+def opaque_bytes(size: int) -> bytes:
+    """`size` random bytes behind a fixed text head: random heads now and then look like a
+    known type to the content gate's type check (a DOS executable, say)."""
+    head = b"upload-stream opaque test bytes\n"
+    return head + os.urandom(size - len(head))

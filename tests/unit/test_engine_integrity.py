@@ -9,13 +9,12 @@ check off: its ranged GET of the staged head is the content gate's, tested there
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from schemas import FileFailureCode as C
 from schemas import VerifiedBy
-from tests.unit.engine_support import Env, FlakyClient, sha
+from tests.unit.engine_support import Env, FlakyClient, opaque_bytes, sha
 from upload_engine.verify import b64_of_hex
 
 DATA = b"staged and copied document bytes"  # no magic: the type check lets it pass
@@ -61,7 +60,7 @@ def test_single_put_is_verified_by_its_checksum(env: Env) -> None:
 
 
 def test_multipart_is_verified_by_its_part_checksums(env: Env) -> None:
-    data = os.urandom(6 * MiB)
+    data = opaque_bytes(6 * MiB)
     engine = env.engine(multipart_threshold_bytes=5 * MiB, multipart_part_bytes=5 * MiB)
     outcome = engine.upload(env.job({"video": env.stage_file("v.mp4", data)}))
     assert outcome.objects["video"].verified_by is VerifiedBy.PART_CHECKSUMS

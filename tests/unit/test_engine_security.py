@@ -10,7 +10,7 @@ import pytest
 
 from schemas import BlobRef
 from schemas import FileFailureCode as C
-from tests.unit.engine_support import Env, sha
+from tests.unit.engine_support import Env, opaque_bytes, sha
 from upload_engine import LocalBlob
 
 DATA = b"\xff\xd8\xff\xe0 jpeg bytes"
@@ -126,7 +126,7 @@ def test_hostile_filename_only_gives_an_extension(env: Env) -> None:
 @pytest.mark.parametrize("multipart", [False, True])
 def test_corrupted_blobs_never_appear(env: Env, multipart: bool) -> None:
     size = 11 * 1024 * 1024 if multipart else 1024
-    data = os.urandom(size)
+    data = opaque_bytes(size)
     corrupted = bytearray(data)
     corrupted[size // 2] ^= 0xFF
     ref = env.stage_file("a.jpg", bytes(corrupted), claim=data)
@@ -140,7 +140,7 @@ def test_corrupted_blobs_never_appear(env: Env, multipart: bool) -> None:
 
 
 def test_truncated_blob_never_appears_after_multipart(env: Env) -> None:
-    data = os.urandom(11 * 1024 * 1024)
+    data = opaque_bytes(11 * 1024 * 1024)
     ref = env.stage_file("a.jpg", data[:-1], claim=data)
     engine = env.engine(
         multipart_threshold_bytes=5 * 1024 * 1024, multipart_part_bytes=5 * 1024 * 1024

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
 from schemas import FileFailureCode as C
-from tests.unit.engine_support import Env, sha
+from tests.unit.engine_support import Env, opaque_bytes, sha
 from upload_engine import LocalBlob, UploadEngine
 
 MiB = 1024 * 1024
@@ -57,7 +56,7 @@ def test_content_type_is_stored(env: Env) -> None:
 
 
 def test_multipart_with_a_small_threshold(env: Env, executor: str) -> None:
-    data = os.urandom(11 * MiB)
+    data = opaque_bytes(11 * MiB)
     client = env.flaky()
     engine = env.engine(
         client, executor=executor, multipart_threshold_bytes=5 * MiB, multipart_part_bytes=5 * MiB
@@ -73,7 +72,7 @@ def test_multipart_with_a_small_threshold(env: Env, executor: str) -> None:
 
 
 def test_multipart_from_a_staged_s3_object_resumes_a_broken_read(env: Env) -> None:
-    data = os.urandom(11 * MiB)
+    data = opaque_bytes(11 * MiB)
     ref = env.stage_s3("big.pdf", data)
     client = env.flaky()
     inner_get = env.client.get_object
