@@ -12,12 +12,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from consumer.kafka_io import offload
@@ -86,12 +87,22 @@ def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 def high_watermarks(bootstrap: str, topic: str) -> list[int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex})
     try:
-        return [
-            offload(consumer.get_watermark_offsets, TopicPartition(topic, p), 10.0)[1]
-            for p in range(3)
-        ]
+        return [_high_watermark(consumer, TopicPartition(topic, p)) for p in range(3)]
     finally:
         consumer.close()
+
+
+def _high_watermark(consumer: Consumer, partition: TopicPartition) -> int:
+    # A partition of a topic created moments ago may still be electing its leader
+    # (NOT_LEADER_FOR_PARTITION, retriable): ask again for a few seconds.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return int(offload(consumer.get_watermark_offsets, partition, 10.0)[1])
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def ops_groups(bootstrap: str) -> list[str]:
