@@ -45,6 +45,8 @@ class Deliveries:
         self._io = io
         self._to_produce: deque[_Delivery] = deque()  # new outputs and failed ones
         self._failure: OutputWriteError | None = None
+        #: Failed deliveries produced again so far (the checkpoint reports them as stalled).
+        self.retries = 0
 
     def add(self, record: Record) -> None:
         """Queue a finished record's outputs (produced by the next `produce`)."""
@@ -95,3 +97,4 @@ class Deliveries:
         else:
             log.warning("delivery to %s failed, producing it again: %s", delivery.output.topic, err)
             self._to_produce.append(delivery)
+            self.retries += 1

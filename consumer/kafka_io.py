@@ -192,18 +192,32 @@ class KafkaIO:
         after the first request was uploaded (Read and Write both imply Describe)."""
         wanted = {**dict.fromkeys(writes, "Write"), **dict.fromkeys(reads, "Read")}
         for topic, operation in wanted.items():
-            # One topic per request: a listing of all topics silently omits those we may
-            # not describe, where a request naming it answers TOPIC_AUTHORIZATION_FAILED.
-            found = offload(self.producer.list_topics, topic, timeout_s).topics.get(topic)
-            if found is None:
-                raise FatalKafkaError(f"topic {topic} does not exist")
-            if found.error is None:
+            error = self._described(topic, timeout_s)
+            if error is None:
                 continue
-            if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise FatalKafkaError(f"topic {topic} does not exist")
-            if found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise FatalKafkaError(f"not authorized: missing {operation} on topic {topic}")
-            raise FatalKafkaError(f"topic {topic}: {found.error.str()}")
+            raise FatalKafkaError(f"topic {topic}: {error.str()}")
+
+    def topic_error(self, topic: str, timeout_s: float) -> KafkaError | None:
+        """What the cluster says of `topic` now (UNKNOWN_TOPIC_OR_PART once it is deleted,
+        TOPIC_AUTHORIZATION_FAILED without Describe), None when it is there or no broker
+        answered: for a failed transaction, whose records only say they timed out."""
+        try:
+            return self._described(topic, timeout_s)
+        except KafkaException:
+            return None
+
+    def _described(self, topic: str, timeout_s: float) -> KafkaError | None:
+        # One topic per request: a listing of all topics silently omits those we may not
+        # describe, where a request naming it answers TOPIC_AUTHORIZATION_FAILED.
+        found = offload(self.producer.list_topics, topic, timeout_s).topics.get(topic)
+        if found is None:
+            return KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {topic} in metadata")
+        error: KafkaError | None = found.error
+        return error
 
     def replace_producer(self, stuck: StuckCallError) -> None:
         """Swap the producer blocked in `stuck`'s call for a new one (not yet initialised).
