@@ -7,7 +7,8 @@ earlier attempt can never stand in for another output, nor for a retry still in 
 failed output is produced again, alone (its acked siblings are not duplicated); an output
 that cannot be written at all (`OutputWriteError.unwritable`) stops the consumer instead.
 
-Delivery reports are served by `poll`/`flush` on the loop greenlet, so no lock is needed.
+Delivery reports are served by `poll`/`flush` on the hub (the loop greenlet, or
+`KafkaIO.pump_producer`'s), and never yield, so no lock is needed.
 """
 
 from __future__ import annotations

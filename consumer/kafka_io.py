@@ -1,11 +1,12 @@
 """The Kafka handles (one consumer, one producer) and hub-safe ways to call them.
 
-Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods; upload
-greenlets never touch Kafka. librdkafka calls that can block run in gevent's threadpool
+Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods, but for
+`pump_producer`'s greenlet, which only polls the producer; upload greenlets never touch
+Kafka. librdkafka calls that can block run in gevent's threadpool
 (`_offload`), and polling is `consume(timeout=0)` + a short gevent sleep, so the hub is
 never frozen (FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a
-second). Callbacks (rebalance, delivery reports, stats) therefore run on the hub, inside
-the loop greenlet, where they may touch the ledger without locks.
+second). Callbacks (rebalance, delivery reports, stats) therefore run on the hub, where
+they may touch the ledger without locks (none of them yields).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def default_transactional_id(group_id: str) -> str:
 
 # librdkafka's own lines (broker down, coordinator moves) go through logging, so they come
 # out in the configured JSON/text format instead of raw on stderr. They are served by
-# poll/consume, i.e. on the loop greenlet.
+# poll/consume: the consumer's on the loop greenlet, the producer's also by `pump_producer`.
 LIBRDKAFKA_LOG = logging.getLogger("consumer.librdkafka")
 
 
@@ -315,6 +316,19 @@ class KafkaIO:
                 on_delivery(err, message)
 
         return report
+
+    def pump_producer(self, interval_s: float) -> None:
+        """Serve the producer's queue every `interval_s`, for ever (its own greenlet).
+
+        librdkafka hands its log lines to the queue that `poll` serves, so without this
+        they wait while the loop greenlet is in a transactional call or its retries (up to
+        `txn_retry_timeout_s`), and come out at once when it is over. Error and delivery
+        callbacks are served too: they only note state, on the hub, like the loop's own
+        `serve_producer`. The consumer's lines share its message queue: only the loop's
+        `fetch` may serve them."""
+        while True:
+            self.producer.poll(0)
+            gevent.sleep(interval_s)
 
     def serve_producer(self) -> None:
         """Run due producer callbacks (delivery reports, errors) on the hub; raise an
