@@ -23,8 +23,38 @@ import gevent
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from tests.integration.consumer_helpers import RigFactory, encode, request, stage, wait_for
+from tests.integration.consumer_helpers import (
+    ConsumerProcess,
+    RigFactory,
+    encode,
+    request,
+    stage,
+    wait_for,
+)
 from upload_stream_cli.devstack.ports import free_port
+
+
+def _readyz(port: int) -> int | None:
+    """/readyz's status, or None once nothing answers (the process is gone)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return None
+
+
+def _readiness_until_exit(consumer: ConsumerProcess, port: int, timeout_s: float) -> list[int]:
+    """/readyz every 0.2 s until the consumer exits: the statuses answered while it ran."""
+    statuses: list[int] = []
+    with gevent.Timeout(timeout_s, AssertionError("the consumer did not stop")):
+        while consumer.proc.poll() is None:
+            status = _readyz(port)
+            if status is not None and consumer.proc.poll() is None:
+                statuses.append(status)
+            gevent.sleep(0.2)
+    return statuses
 
 
 @pytest.mark.timeout(120)
@@ -33,16 +63,20 @@ def test_at_least_once_with_the_dead_letter_topic_deleted_stops_with_one_clear_e
 ) -> None:
     rig = consumer_rig()
     missing = rig.topics["dlq"]
-    env = rig.env(UPLOAD_STREAM_PROCESSING_GUARANTEE="at_least_once")
+    port = free_port()
+    env = rig.env(
+        UPLOAD_STREAM_PROCESSING_GUARANTEE="at_least_once", UPLOAD_STREAM_METRICS_PORT=str(port)
+    )
     consumer = rig.start(env, "unwritable")
     consumer.wait_assigned()
+    wait_for(lambda: _readyz(port) == 200, 20, "/readyz 200")
     admin = AdminClient({"bootstrap.servers": rig.bootstrap})
     admin.delete_topics([missing], operation_timeout=10)[missing].result(timeout=15)
     rig.publish([(b"u", b"not json", None)])
-    with gevent.Timeout(90, AssertionError("the consumer did not stop")):
-        while consumer.proc.poll() is None:
-            gevent.sleep(0.2)
+    statuses = _readiness_until_exit(consumer, port, 90)
     assert consumer.stop() == 1
+    # Unready once a delivery failed (and was produced again), before it exited.
+    assert 503 in statuses, statuses
     lines = consumer.log_lines()
     (fatal,) = [
         line["msg"]
@@ -55,17 +89,6 @@ def test_at_least_once_with_the_dead_letter_topic_deleted_stops_with_one_clear_e
     aborts = [line for line in lines if "aborting transaction" in line.get("msg", "")]
     retries = [line for line in lines if "producing it again" in line.get("msg", "")]
     assert len(aborts) + len(retries) <= 4
-
-
-def _readyz(port: int) -> int | None:
-    """/readyz's status, or None once nothing answers (the process is gone)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return None
 
 
 @pytest.mark.timeout(150)
@@ -94,13 +117,7 @@ def test_exactly_once_with_an_output_topic_deleted_stops_with_one_clear_error(
         files = {"doc": stage(rig.staging, b"%PDF-1.7 eos", "doc.pdf", "application/pdf")}
         rig.publish([(b"u", encode(request("eos-1", "u", files)), None)])
     published = time.monotonic()
-    statuses: list[int] = []
-    with gevent.Timeout(120, AssertionError("the consumer did not stop")):
-        while consumer.proc.poll() is None:
-            status = _readyz(port)
-            if status is not None and consumer.proc.poll() is None:
-                statuses.append(status)
-            gevent.sleep(0.2)
+    statuses = _readiness_until_exit(consumer, port, 120)
     seconds = time.monotonic() - published
     assert consumer.stop() == 1
     lines = consumer.log_lines()
