@@ -30,8 +30,9 @@ An output that no retry can write (no ACL, topic missing, too large) raises
 topic deleted under a transactional producer fails its records only as timed out: after
 such an abort the checkpoint asks the cluster for the output topics' metadata, and an
 unknown or forbidden topic raises `OutputWriteError` too. Whatever the cause,
-`MAX_ABORTS_WITHOUT_COMMIT` transactions aborted in a row end the process
-(`FatalKafkaError`, naming the last cause) rather than re-uploading for ever.
+`MAX_ABORTS_WITHOUT_COMMIT` transactions aborted in a row while the brokers answer end
+the process (`FatalKafkaError`, naming the last cause) rather than re-uploading for ever;
+aborts during an outage (no broker answers) are recovered in-process, as before.
 
 `stalled` (so `/readyz`) says the consumer cannot commit: a transaction (or, at least
 once, a delivery) failed since the last commit, or one has run for `STALLED_AFTER_S`.
@@ -68,8 +69,9 @@ log = logging.getLogger(__name__)
 _INIT_TIMEOUT_S = 60.0
 _FLUSH_TIMEOUT_S = 30.0
 _CLOSE_DEADLINE_S = 10.0
-_METADATA_TIMEOUT_S = 5.0
-#: A transaction that fails this many times in a row, never committing, is not transient.
+_METADATA_TIMEOUT_S = 2.0
+#: A transaction that fails this many times in a row, never committing, while the brokers
+#: answer, fails for a cause that does not pass.
 MAX_ABORTS_WITHOUT_COMMIT = 5
 #: A checkpoint commits in milliseconds; one still running after this cannot commit.
 STALLED_AFTER_S = 5.0
@@ -261,15 +263,18 @@ class Checkpoint:
         self._txn.unabortable(self._io.producer.abort_transaction)
         self._metrics.transaction("aborted")
         self._io.serve_producer()  # the failed outputs' reports, if not served yet
-        unwritable = unwritable or self._unwritable_now(records)
-        if unwritable:
-            raise OutputWriteError.of(*unwritable[0])
-        self._aborts_in_a_row += 1
-        if self._aborts_in_a_row >= MAX_ABORTS_WITHOUT_COMMIT:
-            raise FatalKafkaError(
-                f"{self._aborts_in_a_row} transactions aborted in a row, none committed; "
-                f"the last: {cause}"
-            )
+        # With no broker answering, this is an outage: rewound and redone in-process once
+        # the cluster is back (the transactional calls wait for it), never counted.
+        if unwritable or self._io.brokers_up(_METADATA_TIMEOUT_S):
+            unwritable = unwritable or self._unwritable_now(records)
+            if unwritable:
+                raise OutputWriteError.of(*unwritable[0])
+            self._aborts_in_a_row += 1
+            if self._aborts_in_a_row >= MAX_ABORTS_WITHOUT_COMMIT:
+                raise FatalKafkaError(
+                    f"{self._aborts_in_a_row} transactions aborted in a row, none committed, "
+                    f"the brokers answering; the last: {cause}"
+                )
         self._partitions.rewind(self._ledger.drop(offsets))
 
     def _unwritable_now(self, records: list[Record]) -> Unwritable:

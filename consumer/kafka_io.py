@@ -2,11 +2,11 @@
 
 Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods, but for
 `pump_producer`'s greenlet, which only polls the producer; upload greenlets never touch
-Kafka. librdkafka calls that can block run in gevent's threadpool
-(`_offload`), and polling is `consume(timeout=0)` + a short gevent sleep, so the hub is
-never frozen (FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a
-second). Callbacks (rebalance, delivery reports, stats) therefore run on the hub, where
-they may touch the ledger without locks (none of them yields).
+Kafka. librdkafka calls that can block run in gevent's threadpool (`_offload`), and
+polling is `consume(timeout=0)` + a short gevent sleep, so the hub is never frozen
+(FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a second).
+Callbacks (rebalance, delivery reports, stats) therefore run on the hub, where they may
+touch the ledger without locks (none of them yields).
 """
 
 from __future__ import annotations

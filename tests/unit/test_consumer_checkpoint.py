@@ -305,10 +305,23 @@ def test_aborts_in_a_row_without_a_commit_are_bounded() -> None:
     with pytest.raises(FatalKafkaError) as caught:
         checkpoint.commit()
     assert str(caught.value) == (
-        f"{MAX_ABORTS_WITHOUT_COMMIT} transactions aborted in a row, none committed; the last: "
-        + str(_timed_out())
+        f"{MAX_ABORTS_WITHOUT_COMMIT} transactions aborted in a row, none committed, the "
+        f"brokers answering; the last: {_timed_out()}"
     )
     assert metrics.summary()["txn_aborted"] == MAX_ABORTS_WITHOUT_COMMIT
+
+
+def test_aborts_while_no_broker_answers_are_an_outage_and_not_counted() -> None:
+    io, ledger, metrics, rewinds, checkpoint = _setup()
+    ledger.drop([("req", 0)])
+    io.topic_errors = {"res": KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)}  # never asked
+    for _ in range(2 * MAX_ABORTS_WITHOUT_COMMIT):
+        _redo(ledger, checkpoint)
+        io.brokers_answers = [False]  # after the abort: nobody answers
+        io.producer.commit_errors = [_timed_out()]
+        assert checkpoint.commit() == 0
+    assert len(rewinds) == 2 * MAX_ABORTS_WITHOUT_COMMIT
+    assert metrics.summary()["txn_aborted"] == 2 * MAX_ABORTS_WITHOUT_COMMIT
 
 
 def test_a_commit_resets_the_count_of_aborts_in_a_row() -> None:
