@@ -35,7 +35,8 @@ the process (`FatalKafkaError`, naming the last cause) rather than re-uploading 
 aborts during an outage (no broker answers) are recovered in-process, as before.
 
 `stalled` (so `/readyz`) says the consumer cannot commit: a transaction (or, at least
-once, a delivery) failed since the last commit, or one has run for `STALLED_AFTER_S`.
+once, a delivery) failed since the last commit, or a transaction has run (at least once:
+a partition's leading record has waited for its acknowledgement) for `STALLED_AFTER_S`.
 
 A transactional call still blocked well past its own timeout (librdkafka #5456, after a
 broker outage) wedges its producer for good. Recovery, in-process: a new producer with the
@@ -111,7 +112,9 @@ class Checkpoint:
         self._deliveries = Deliveries(io)
         self._last = _now() - interval_s
         self._aborts_in_a_row = 0
-        self._committing_since: float | None = None  # a transaction is running
+        # Since when the oldest commit has waited: a transaction running (exactly_once),
+        # the acknowledgements of a partition's leading records (at_least_once).
+        self._waiting_since: float | None = None
         self._failed_at: float | None = None  # a failure not followed by a commit yet
         self._retries_seen = 0
         self._busy_at = _now()  # the last time anything waited to be committed
@@ -138,7 +141,7 @@ class Checkpoint:
     def stalled(self) -> bool:
         """True while outputs cannot be committed (for `/readyz`): a failure since the last
         commit that something still waits behind, or a transaction running too long."""
-        since = self._committing_since
+        since = self._waiting_since
         if since is not None and _now() - since >= STALLED_AFTER_S:
             return True
         return self._failed_at is not None
@@ -165,6 +168,9 @@ class Checkpoint:
                 self._retries_seen = self._deliveries.retries
                 self._failed_at = _now()
             committed = self._commit_offsets(self._ledger.ready(State.PUBLISHED, tps), final)
+            self._waiting_since = min(
+                (r.produced_at for r in self._ledger.ready(State.PUBLISHING)), default=None
+            )
         self._note_progress(committed)
         return committed
 
@@ -211,7 +217,7 @@ class Checkpoint:
         offsets = self._ledger.commit_offsets(records)
         producer = self._io.producer
         unwritable: Unwritable = []
-        self._committing_since = _now()
+        self._waiting_since = _now()
         try:
             try:
                 self._txn.call(producer.begin_transaction)
@@ -232,7 +238,7 @@ class Checkpoint:
             self._replace_producer(exc)
             return 0
         finally:
-            self._committing_since = None
+            self._waiting_since = None
         self._aborts_in_a_row = 0
         self._ledger.release(records)
         self._metrics.transaction("committed")

@@ -14,6 +14,7 @@ Delivery reports are served by `poll`/`flush` on the hub (the loop greenlet, or
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -52,6 +53,7 @@ class Deliveries:
     def add(self, record: Record) -> None:
         """Queue a finished record's outputs (produced by the next `produce`)."""
         record.state = State.PUBLISHING
+        record.produced_at = time.monotonic()
         record.unacked = len(record.outputs)
         if not record.outputs:
             record.state = State.PUBLISHED

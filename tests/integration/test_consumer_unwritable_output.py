@@ -75,7 +75,7 @@ def test_at_least_once_with_the_dead_letter_topic_deleted_stops_with_one_clear_e
     rig.publish([(b"u", b"not json", None)])
     statuses = _readiness_until_exit(consumer, port, 90)
     assert consumer.stop() == 1
-    # Unready once a delivery failed (and was produced again), before it exited.
+    # Unready while the dead letter waited for its acknowledgement, before it exited.
     assert 503 in statuses, statuses
     lines = consumer.log_lines()
     (fatal,) = [

@@ -382,7 +382,7 @@ def test_stalled_while_a_transaction_runs_too_long() -> None:
 
     def commit_transaction(timeout: float) -> None:
         seen.append(checkpoint.stalled)
-        checkpoint._committing_since = time.monotonic() - STALLED_AFTER_S  # as if it ran long
+        checkpoint._waiting_since = time.monotonic() - STALLED_AFTER_S  # as if it ran long
         seen.append(checkpoint.stalled)
 
     io.producer.commit_transaction = commit_transaction  # type: ignore[method-assign]
@@ -401,6 +401,21 @@ def test_at_least_once_is_stalled_from_a_failed_delivery_until_a_commit() -> Non
     checkpoint.publish()
     ack_second(None, None)
     io.reports[-1][1](None, None)
+    assert checkpoint.commit() == 2
+    assert not checkpoint.stalled
+
+
+def test_at_least_once_is_stalled_while_a_leading_record_waits_for_its_acknowledgement() -> None:
+    io, ledger, _metrics, _rewinds, checkpoint = _setup(ProcessingGuarantee.AT_LEAST_ONCE)
+    checkpoint.publish()
+    assert checkpoint.commit() == 0
+    assert not checkpoint.stalled  # just produced
+    for record in ledger.ready(State.PUBLISHING):
+        record.produced_at -= STALLED_AFTER_S  # as if no acknowledgement came for that long
+    assert checkpoint.commit() == 0
+    assert checkpoint.stalled
+    for _, ack in io.reports:
+        ack(None, None)
     assert checkpoint.commit() == 2
     assert not checkpoint.stalled
 
