@@ -1,9 +1,10 @@
 """`run`: wire the consumer together and run it until `stop` is set.
 
 One process = one member of the consumer group. Threads and greenlets:
-- this greenlet runs `ConsumerLoop` (the only owner of the Kafka handles);
+- this greenlet runs `ConsumerLoop` (the owner of the Kafka handles);
 - one greenlet per request being uploaded (the engine adds its own per-file workers);
 - the HTTP server greenlet (/metrics, /healthz, /readyz) when a port is set;
+- a greenlet serving the producer's queue (librdkafka's log lines) while the loop waits;
 - gevent's threadpool runs librdkafka's blocking calls (transactions, sync commits).
 """
 
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from gevent.event import Event
 
@@ -36,6 +38,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: A broker must answer (and accept our credentials) within this at start-up.
 PREFLIGHT_TIMEOUT_S = 15.0
+#: How late a producer log line may be written while the loop waits on librdkafka.
+LOG_PUMP_INTERVAL_S = 0.2
 
 
 def check(settings: ConsumerSettings, engine: EngineSettings) -> None:
@@ -114,6 +118,7 @@ def run(
         timeline=timeline,
     )
     status = EXIT_OK
+    pump = gevent.spawn(io.pump_producer, LOG_PUMP_INTERVAL_S)
     try:
         log.info(
             "consuming %s as %s (%s, transactional.id %s)",
@@ -123,8 +128,11 @@ def run(
             txn_id,
         )
         io.preflight(PREFLIGHT_TIMEOUT_S)
-        outputs = [settings.results_topic, settings.dlq_topic, *settings.allowed_reply_topics]
-        io.check_topics([settings.requests_topic], outputs, PREFLIGHT_TIMEOUT_S)
+        io.check_topics(
+            [settings.requests_topic],
+            [settings.results_topic, settings.dlq_topic, *settings.allowed_reply_topics],
+            PREFLIGHT_TIMEOUT_S,
+        )
         timeline.start()
         loop.start()
         if cleanup is not None:
@@ -136,6 +144,7 @@ def run(
         log.error("fatal Kafka error, exiting for a restart: %s", _explained(io, exc))
         status = EXIT_FAILURE
     finally:
+        pump.kill()  # before the producer is closed under it
         loop.close()
         if cleanup is not None:
             cleanup.close()

@@ -26,7 +26,17 @@ Transaction errors (`consumer.transactions`): retriable -> retried; abortable ->
 drop the partitions' records and seek them back to the last committed offset, so they are
 reprocessed (uploads are idempotent: content-addressed keys); fatal -> `FatalKafkaError`.
 An output that no retry can write (no ACL, topic missing, too large) raises
-`OutputWriteError`, in both guarantees, instead of aborting and rewinding for ever.
+`OutputWriteError`, in both guarantees, instead of aborting and rewinding for ever. A
+topic deleted under a transactional producer fails its records only as timed out: after
+such an abort the checkpoint asks the cluster for the output topics' metadata, and an
+unknown or forbidden topic raises `OutputWriteError` too. Whatever the cause,
+`MAX_ABORTS_WITHOUT_COMMIT` transactions aborted in a row while the brokers answer end
+the process (`FatalKafkaError`, naming the last cause) rather than re-uploading for ever;
+aborts during an outage (no broker answers) are recovered in-process, as before.
+
+`stalled` (so `/readyz`) says the consumer cannot commit: a transaction (or, at least
+once, a delivery) failed since the last commit, or a transaction has run (at least once:
+a partition's leading record has waited for its acknowledgement) for `STALLED_AFTER_S`.
 
 A transactional call still blocked well past its own timeout (librdkafka #5456, after a
 broker outage) wedges its producer for good. Recovery, in-process: a new producer with the
@@ -60,6 +70,12 @@ log = logging.getLogger(__name__)
 _INIT_TIMEOUT_S = 60.0
 _FLUSH_TIMEOUT_S = 30.0
 _CLOSE_DEADLINE_S = 10.0
+_METADATA_TIMEOUT_S = 2.0
+#: A transaction that fails this many times in a row, never committing, while the brokers
+#: answer, fails for a cause that does not pass.
+MAX_ABORTS_WITHOUT_COMMIT = 5
+#: A checkpoint commits in milliseconds; one still running after this cannot commit.
+STALLED_AFTER_S = 5.0
 Unwritable = list[tuple[str, KafkaError]]
 
 
@@ -95,6 +111,13 @@ class Checkpoint:
         )
         self._deliveries = Deliveries(io)
         self._last = _now() - interval_s
+        self._aborts_in_a_row = 0
+        # Since when the oldest commit has waited: a transaction running (exactly_once),
+        # the acknowledgements of a partition's leading records (at_least_once).
+        self._waiting_since: float | None = None
+        self._failed_at: float | None = None  # a failure not followed by a commit yet
+        self._retries_seen = 0
+        self._busy_at = _now()  # the last time anything waited to be committed
 
     def start(self) -> None:
         """exactly_once: make the producer transactional (fencing an older instance)."""
@@ -114,6 +137,15 @@ class Checkpoint:
         if not self._eos:
             self._deliveries.produce()
 
+    @property
+    def stalled(self) -> bool:
+        """True while outputs cannot be committed (for `/readyz`): a failure since the last
+        commit that something still waits behind, or a transaction running too long."""
+        since = self._waiting_since
+        if since is not None and _now() - since >= STALLED_AFTER_S:
+            return True
+        return self._failed_at is not None
+
     def due(self) -> bool:
         """The interval exists to batch results into fewer transactions, so it only holds
         results back while other requests are still uploading and could join the batch.
@@ -132,10 +164,25 @@ class Checkpoint:
             if final:
                 self._await_acks()
             self._deliveries.check()
+            if self._deliveries.retries != self._retries_seen:
+                self._retries_seen = self._deliveries.retries
+                self._failed_at = _now()
             committed = self._commit_offsets(self._ledger.ready(State.PUBLISHED, tps), final)
-        if committed:
-            self._last = _now()
+            self._waiting_since = min(
+                (r.produced_at for r in self._ledger.ready(State.PUBLISHING)), default=None
+            )
+        self._note_progress(committed)
         return committed
+
+    def _note_progress(self, committed: int) -> None:
+        now = _now()
+        if committed:
+            self._last = now
+            self._failed_at = None
+        if self._ledger.pending():
+            self._busy_at = now
+        elif self._failed_at is not None and now - self._busy_at >= STALLED_AFTER_S:
+            self._failed_at = None  # nothing has waited behind the failure for a while
 
     def close(self) -> None:
         """At shutdown, after the consumer left the group: deliver what is queued (at
@@ -170,6 +217,7 @@ class Checkpoint:
         offsets = self._ledger.commit_offsets(records)
         producer = self._io.producer
         unwritable: Unwritable = []
+        self._waiting_since = _now()
         try:
             try:
                 self._txn.call(producer.begin_transaction)
@@ -182,11 +230,16 @@ class Checkpoint:
                 )
                 self._txn.blocking(producer.commit_transaction)
             except AbortRequired as exc:
-                self._abort(offsets, exc, unwritable or _refused(exc, records))
+                self._failed_at = _now()
+                self._abort(offsets, exc, unwritable or _refused(exc, records), records)
                 return 0
         except StuckCallError as exc:
+            self._failed_at = _now()
             self._replace_producer(exc)
             return 0
+        finally:
+            self._waiting_since = None
+        self._aborts_in_a_row = 0
         self._ledger.release(records)
         self._metrics.transaction("committed")
         self._metrics.offsets_committed()
@@ -206,15 +259,39 @@ class Checkpoint:
                     raise AbortRequired(str(exc)) from exc
 
     def _abort(
-        self, offsets: dict[PartitionKey, int], cause: Exception, unwritable: Unwritable
+        self,
+        offsets: dict[PartitionKey, int],
+        cause: Exception,
+        unwritable: Unwritable,
+        records: list[Record],
     ) -> None:
         log.warning("aborting transaction: %s", cause)
         self._txn.unabortable(self._io.producer.abort_transaction)
         self._metrics.transaction("aborted")
         self._io.serve_producer()  # the failed outputs' reports, if not served yet
-        if unwritable:
-            raise OutputWriteError.of(*unwritable[0])
+        # With no broker answering, this is an outage: rewound and redone in-process once
+        # the cluster is back (the transactional calls wait for it), never counted.
+        if unwritable or self._io.brokers_up(_METADATA_TIMEOUT_S):
+            unwritable = unwritable or self._unwritable_now(records)
+            if unwritable:
+                raise OutputWriteError.of(*unwritable[0])
+            self._aborts_in_a_row += 1
+            if self._aborts_in_a_row >= MAX_ABORTS_WITHOUT_COMMIT:
+                raise FatalKafkaError(
+                    f"{self._aborts_in_a_row} transactions aborted in a row, none committed, "
+                    f"the brokers answering; the last: {cause}"
+                )
         self._partitions.rewind(self._ledger.drop(offsets))
+
+    def _unwritable_now(self, records: list[Record]) -> Unwritable:
+        """The output topics the cluster now calls unknown or forbidden (a topic deleted
+        under us fails its records only as timed out, librdkafka never says why)."""
+        found: Unwritable = []
+        for topic in sorted({o.topic for r in records for o in r.outputs}):
+            err = self._io.topic_error(topic, _METADATA_TIMEOUT_S)
+            if err is not None and OutputWriteError.unwritable(err):
+                found.append((topic, err))
+        return found
 
     def _replace_producer(self, stuck: StuckCallError) -> None:
         log.warning(

@@ -7,12 +7,14 @@ earlier attempt can never stand in for another output, nor for a retry still in 
 failed output is produced again, alone (its acked siblings are not duplicated); an output
 that cannot be written at all (`OutputWriteError.unwritable`) stops the consumer instead.
 
-Delivery reports are served by `poll`/`flush` on the loop greenlet, so no lock is needed.
+Delivery reports are served by `poll`/`flush` on the hub (the loop greenlet, or
+`KafkaIO.pump_producer`'s), and never yield, so no lock is needed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -45,10 +47,13 @@ class Deliveries:
         self._io = io
         self._to_produce: deque[_Delivery] = deque()  # new outputs and failed ones
         self._failure: OutputWriteError | None = None
+        #: Failed deliveries produced again so far (the checkpoint reports them as stalled).
+        self.retries = 0
 
     def add(self, record: Record) -> None:
         """Queue a finished record's outputs (produced by the next `produce`)."""
         record.state = State.PUBLISHING
+        record.produced_at = time.monotonic()
         record.unacked = len(record.outputs)
         if not record.outputs:
             record.state = State.PUBLISHED
@@ -95,3 +100,4 @@ class Deliveries:
         else:
             log.warning("delivery to %s failed, producing it again: %s", delivery.output.topic, err)
             self._to_produce.append(delivery)
+            self.retries += 1

@@ -1,11 +1,12 @@
 """The Kafka handles (one consumer, one producer) and hub-safe ways to call them.
 
-Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods; upload
-greenlets never touch Kafka. librdkafka calls that can block run in gevent's threadpool
-(`_offload`), and polling is `consume(timeout=0)` + a short gevent sleep, so the hub is
-never frozen (FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a
-second). Callbacks (rebalance, delivery reports, stats) therefore run on the hub, inside
-the loop greenlet, where they may touch the ledger without locks.
+Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods, but for
+`pump_producer`'s greenlet, which only polls the producer; upload greenlets never touch
+Kafka. librdkafka calls that can block run in gevent's threadpool (`_offload`), and
+polling is `consume(timeout=0)` + a short gevent sleep, so the hub is never frozen
+(FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a second).
+Callbacks (rebalance, delivery reports, stats) therefore run on the hub, where they may
+touch the ledger without locks (none of them yields).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def default_transactional_id(group_id: str) -> str:
 
 # librdkafka's own lines (broker down, coordinator moves) go through logging, so they come
 # out in the configured JSON/text format instead of raw on stderr. They are served by
-# poll/consume, i.e. on the loop greenlet.
+# poll/consume: the consumer's on the loop greenlet, the producer's also by `pump_producer`.
 LIBRDKAFKA_LOG = logging.getLogger("consumer.librdkafka")
 
 
@@ -192,18 +193,32 @@ class KafkaIO:
         after the first request was uploaded (Read and Write both imply Describe)."""
         wanted = {**dict.fromkeys(writes, "Write"), **dict.fromkeys(reads, "Read")}
         for topic, operation in wanted.items():
-            # One topic per request: a listing of all topics silently omits those we may
-            # not describe, where a request naming it answers TOPIC_AUTHORIZATION_FAILED.
-            found = offload(self.producer.list_topics, topic, timeout_s).topics.get(topic)
-            if found is None:
-                raise FatalKafkaError(f"topic {topic} does not exist")
-            if found.error is None:
+            error = self._described(topic, timeout_s)
+            if error is None:
                 continue
-            if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise FatalKafkaError(f"topic {topic} does not exist")
-            if found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise FatalKafkaError(f"not authorized: missing {operation} on topic {topic}")
-            raise FatalKafkaError(f"topic {topic}: {found.error.str()}")
+            raise FatalKafkaError(f"topic {topic}: {error.str()}")
+
+    def topic_error(self, topic: str, timeout_s: float) -> KafkaError | None:
+        """What the cluster says of `topic` now (UNKNOWN_TOPIC_OR_PART once it is deleted,
+        TOPIC_AUTHORIZATION_FAILED without Describe), None when it is there or no broker
+        answered: for a failed transaction, whose records only say they timed out."""
+        try:
+            return self._described(topic, timeout_s)
+        except KafkaException:
+            return None
+
+    def _described(self, topic: str, timeout_s: float) -> KafkaError | None:
+        # One topic per request: a listing of all topics silently omits those we may not
+        # describe, where a request naming it answers TOPIC_AUTHORIZATION_FAILED.
+        found = offload(self.producer.list_topics, topic, timeout_s).topics.get(topic)
+        if found is None:
+            return KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {topic} in metadata")
+        error: KafkaError | None = found.error
+        return error
 
     def replace_producer(self, stuck: StuckCallError) -> None:
         """Swap the producer blocked in `stuck`'s call for a new one (not yet initialised).
@@ -301,6 +316,19 @@ class KafkaIO:
                 on_delivery(err, message)
 
         return report
+
+    def pump_producer(self, interval_s: float) -> None:
+        """Serve the producer's queue every `interval_s`, for ever (its own greenlet).
+
+        librdkafka hands its log lines to the queue that `poll` serves, so without this
+        they wait while the loop greenlet is in a transactional call or its retries (up to
+        `txn_retry_timeout_s`), and come out at once when it is over. Error and delivery
+        callbacks are served too: they only note state, on the hub, like the loop's own
+        `serve_producer`. The consumer's lines share its message queue: only the loop's
+        `fetch` may serve them."""
+        while True:
+            self.producer.poll(0)
+            gevent.sleep(interval_s)
 
     def serve_producer(self) -> None:
         """Run due producer callbacks (delivery reports, errors) on the hub; raise an

@@ -38,6 +38,7 @@ class Record:
     state: State = State.IN_FLIGHT
     outputs: list[Output] = field(default_factory=list)
     unacked: int = 0  # at_least_once: outputs without a successful delivery report yet
+    produced_at: float = 0.0  # at_least_once: when its outputs were queued to produce
     dropped: bool = False
     # Metrics of the outcome, counted when the record is committed: a request redone after
     # an abort, a rewind or a rebalance is then counted once, like its one committed result.

@@ -92,7 +92,12 @@ class ConsumerLoop:
 
     @property
     def ready(self) -> bool:
-        return self._producer_ready and self._partitions.held and self._fatal is None
+        return (
+            self._producer_ready
+            and self._partitions.held
+            and self._fatal is None
+            and not self._checkpoint.stalled
+        )
 
     def start(self) -> None:
         self._checkpoint.start()

@@ -1,10 +1,12 @@
 """Readers that assign partitions themselves (ops tools, reply routers): what they ignore,
 and how they fail fast on a wrong password.
 
-The Python client will not make a consumer without `group.id`, and librdkafka then looks
-up that group's coordinator although nothing ever joins or commits. Without an ACL on the
-group that lookup fails with GROUP_AUTHORIZATION_FAILED; such a reader ignores it, so it
-needs no group ACL at all (fetching by assignment does not use the coordinator).
+The Python client will not make a consumer without `group.id` (unset: ValueError, even
+with auto-commit and the offset store off; empty: the process aborts, see
+tests/unit/test_kafka_faults.py), and librdkafka then looks up that group's coordinator
+although nothing ever joins or commits. Without an ACL on the group that lookup fails with
+GROUP_AUTHORIZATION_FAILED; such a reader ignores it, so it needs no group ACL at all
+(fetching by assignment does not use the coordinator; tests/secured/test_secured_flow.py).
 """
 
 from __future__ import annotations

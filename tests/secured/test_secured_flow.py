@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.secured.conftest import Deployment
-from upload_stream_cli.devstack.acls import Rule
+from upload_stream_cli.devstack.acls import Rule, role_rules
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV
 
 
@@ -136,3 +137,34 @@ def test_ops_reads_through_a_client_certificate(deployment: Deployment) -> None:
     assert deployment.broker.mtls_env("ops")["KAFKA_SSL_KEY_PASSWORD"] not in (
         listed.stdout + listed.stderr + found.stdout + found.stderr
     )
+
+
+def test_ops_reader_needs_no_group_acl_and_its_coordinator_lookup_is_refused_harmlessly(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Python client will not make a consumer without a `group.id` (unit test:
+    tests/unit/test_kafka_faults.py), so the ops reader carries a throw-away one and
+    librdkafka looks up its coordinator: refused, since ops has no group ACL at all, and
+    ignored; the reader reads by assignment all the same."""
+    from confluent_kafka import KafkaError, Producer
+
+    from upload_stream_cli.ops import topics
+    from upload_stream_cli.ops.topics import read_to_end
+
+    names = deployment.names
+    assert not [rule for rule in role_rules("ops", names) if rule.kind == "group"]
+    producer = Producer(deployment.broker.client_config("consumer"))  # Write on the DLQ
+    producer.produce(names.dlq, key=b"u", value=b"{not json")
+    assert producer.flush(30) == 0
+    refused: list[str] = []
+    ignorable = topics.ignorable
+
+    def noting(err: KafkaError) -> bool:
+        if err.code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
+            refused.append(err.str())
+        return ignorable(err)
+
+    monkeypatch.setattr(topics, "ignorable", noting)
+    records = list(read_to_end(deployment.broker.client_config("ops"), names.dlq, timeout_s=30))
+    assert [r.value for r in records] == [b"{not json"]
+    assert refused, "no coordinator lookup was refused: does the reader still need a group?"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.checkpoint import Checkpoint
+from consumer.checkpoint import MAX_ABORTS_WITHOUT_COMMIT, STALLED_AFTER_S, Checkpoint
 from consumer.errors import FatalKafkaError, OutputWriteError, StuckCallError
 from consumer.ledger import Ledger, PartitionKey, State
 from consumer.metrics import Metrics
@@ -64,6 +64,10 @@ class FakeIO:
         self.asked: list[list[PartitionKey]] = []
         self.reports: list[tuple[str, Any]] = []
         self.delivery_error: KafkaError | None = None
+        self.topic_errors: dict[str, KafkaError] = {}  # what metadata says of a topic
+
+    def topic_error(self, topic: str, timeout_s: float) -> KafkaError | None:
+        return self.topic_errors.get(topic)
 
     def brokers_up(self, timeout_s: float) -> bool:
         self.broker_checks += 1
@@ -260,6 +264,160 @@ def test_an_unwritable_output_stops_instead_of_aborting_and_rewinding_for_ever()
     assert rewinds == []
     assert ledger.pending() == 3  # nothing committed, nothing forgotten
     assert metrics.summary()["txn_aborted"] == 1
+
+
+def _timed_out() -> KafkaException:
+    """What librdkafka answers for records of a topic deleted under a transaction."""
+    return KafkaException(
+        KafkaError(KafkaError._TIMED_OUT, "1 message(s) timed out on res [0]",
+                   txn_requires_abort=True)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        (KafkaError.UNKNOWN_TOPIC_OR_PART, "UNKNOWN_TOPIC_OR_PART"),
+        (KafkaError.TOPIC_AUTHORIZATION_FAILED, "TOPIC_AUTHORIZATION_FAILED"),
+    ],
+)
+def test_an_abort_for_timed_out_records_asks_the_metadata_and_stops_on_its_answer(
+    code: int, name: str
+) -> None:
+    io, ledger, _metrics, rewinds, checkpoint = _setup()
+    io.producer.commit_errors = [_timed_out()]
+    io.topic_errors = {"res": KafkaError(code)}
+    with pytest.raises(OutputWriteError) as caught:
+        checkpoint.commit()
+    assert str(caught.value).startswith(f"cannot write to topic 'res': {name}")
+    assert rewinds == []
+    assert ledger.pending() == 3
+
+
+def test_aborts_in_a_row_without_a_commit_are_bounded() -> None:
+    io, ledger, metrics, rewinds, checkpoint = _setup()
+    for aborted in range(1, MAX_ABORTS_WITHOUT_COMMIT):
+        io.producer.commit_errors = [_timed_out()]
+        assert checkpoint.commit() == 0  # topic still there: abort, rewind, redo
+        assert len(rewinds) == aborted
+        _redo(ledger, checkpoint)
+    io.producer.commit_errors = [_timed_out()]
+    with pytest.raises(FatalKafkaError) as caught:
+        checkpoint.commit()
+    assert str(caught.value) == (
+        f"{MAX_ABORTS_WITHOUT_COMMIT} transactions aborted in a row, none committed, the "
+        f"brokers answering; the last: {_timed_out()}"
+    )
+    assert metrics.summary()["txn_aborted"] == MAX_ABORTS_WITHOUT_COMMIT
+
+
+def test_aborts_while_no_broker_answers_are_an_outage_and_not_counted() -> None:
+    io, ledger, metrics, rewinds, checkpoint = _setup()
+    ledger.drop([("req", 0)])
+    io.topic_errors = {"res": KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)}  # never asked
+    for _ in range(2 * MAX_ABORTS_WITHOUT_COMMIT):
+        _redo(ledger, checkpoint)
+        io.brokers_answers = [False]  # after the abort: nobody answers
+        io.producer.commit_errors = [_timed_out()]
+        assert checkpoint.commit() == 0
+    assert len(rewinds) == 2 * MAX_ABORTS_WITHOUT_COMMIT
+    assert metrics.summary()["txn_aborted"] == 2 * MAX_ABORTS_WITHOUT_COMMIT
+
+
+def test_a_commit_resets_the_count_of_aborts_in_a_row() -> None:
+    io, ledger, metrics, rewinds, checkpoint = _setup()
+    ledger.drop([("req", 0)])
+    for _ in range(2 * MAX_ABORTS_WITHOUT_COMMIT):
+        _redo(ledger, checkpoint)
+        io.producer.commit_errors = [_timed_out()]
+        assert checkpoint.commit() == 0  # aborted, rewound
+        _redo(ledger, checkpoint)
+        assert checkpoint.commit() == 2
+    assert len(rewinds) == 2 * MAX_ABORTS_WITHOUT_COMMIT
+    assert metrics.summary()["txn_aborted"] == 2 * MAX_ABORTS_WITHOUT_COMMIT
+
+
+def _redo(ledger: Ledger, checkpoint: Checkpoint) -> None:
+    """Requests 0 and 1 fetched again and finished (after a rewind, or anew)."""
+    for offset in (0, 1):
+        record = ledger.track("req", 0, offset)
+        checkpoint.complete(record, [Output(OutputKind.RESULT, "res", b"k", b"x", [])])
+
+
+def test_stalled_from_a_failed_transaction_until_a_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("consumer.checkpoint._now", lambda: clock[0])
+    io, ledger, _metrics, _rewinds, checkpoint = _setup()
+    assert not checkpoint.stalled
+    io.producer.commit_errors = [_error(abort=True)]
+    assert checkpoint.commit() == 0
+    assert checkpoint.stalled
+    _redo(ledger, checkpoint)
+    assert checkpoint.commit() == 2
+    assert not checkpoint.stalled
+
+
+def test_stalled_ends_once_nothing_waited_behind_the_failure_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("consumer.checkpoint._now", lambda: clock[0])
+    io, ledger, _metrics, _rewinds, checkpoint = _setup()
+    io.producer.commit_errors = [_error(abort=True)]
+    checkpoint.commit()
+    ledger.drop([("req", 0)])  # revoked meanwhile: nothing left to commit
+    clock[0] += STALLED_AFTER_S - 0.1
+    checkpoint.commit()
+    assert checkpoint.stalled
+    clock[0] += 0.2
+    checkpoint.commit()
+    assert not checkpoint.stalled
+
+
+def test_stalled_while_a_transaction_runs_too_long() -> None:
+    io, _ledger, _metrics, _rewinds, checkpoint = _setup()
+    seen: list[bool] = []
+
+    def commit_transaction(timeout: float) -> None:
+        seen.append(checkpoint.stalled)
+        checkpoint._waiting_since = time.monotonic() - STALLED_AFTER_S  # as if it ran long
+        seen.append(checkpoint.stalled)
+
+    io.producer.commit_transaction = commit_transaction  # type: ignore[method-assign]
+    assert checkpoint.commit() == 2
+    assert seen == [False, True]
+    assert not checkpoint.stalled
+
+
+def test_at_least_once_is_stalled_from_a_failed_delivery_until_a_commit() -> None:
+    io, _ledger, _metrics, _rewinds, checkpoint = _setup(ProcessingGuarantee.AT_LEAST_ONCE)
+    checkpoint.publish()
+    (_, ack_first), (_, ack_second) = io.reports
+    ack_first(KafkaError(KafkaError._MSG_TIMED_OUT), None)  # produced again
+    assert checkpoint.commit() == 0
+    assert checkpoint.stalled
+    checkpoint.publish()
+    ack_second(None, None)
+    io.reports[-1][1](None, None)
+    assert checkpoint.commit() == 2
+    assert not checkpoint.stalled
+
+
+def test_at_least_once_is_stalled_while_a_leading_record_waits_for_its_acknowledgement() -> None:
+    io, ledger, _metrics, _rewinds, checkpoint = _setup(ProcessingGuarantee.AT_LEAST_ONCE)
+    checkpoint.publish()
+    assert checkpoint.commit() == 0
+    assert not checkpoint.stalled  # just produced
+    for record in ledger.ready(State.PUBLISHING):
+        record.produced_at -= STALLED_AFTER_S  # as if no acknowledgement came for that long
+    assert checkpoint.commit() == 0
+    assert checkpoint.stalled
+    for _, ack in io.reports:
+        ack(None, None)
+    assert checkpoint.commit() == 2
+    assert not checkpoint.stalled
 
 
 def test_interval_batches_only_while_other_requests_are_in_flight(

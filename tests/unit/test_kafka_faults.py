@@ -1,9 +1,14 @@
-"""Which Kafka errors end the consumer, and the one line each says."""
+"""Which Kafka errors end the consumer, and the one line each says; what an assign-only
+reader may ignore, and why it has a group id at all."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import Consumer, KafkaError
 
 from consumer.kafka_faults import Context, fatal_reason
 from kafka_config.faults import ignorable
@@ -55,3 +60,28 @@ def test_assign_only_readers_ignore_only_the_group_lookup_and_eof() -> None:
     assert ignorable(KafkaError(KafkaError._PARTITION_EOF))
     assert not ignorable(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
     assert not ignorable(KafkaError(KafkaError._AUTHENTICATION))
+
+
+def test_the_python_client_makes_no_consumer_without_a_group_id() -> None:
+    """Why the assign-only readers carry a throw-away `group.id` (kafka_config/faults.py).
+    Unset, even with auto-commit and the offset store off, the client refuses; empty (or
+    None), the process aborts: Consumer.c asserts the consumer queue that librdkafka only
+    makes for a group. Should this fail one day, the readers can drop their group.id."""
+    with pytest.raises(ValueError, match=r"group\.id must be set"):
+        Consumer(
+            {
+                "bootstrap.servers": "127.0.0.1:1",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+            }
+        )
+    empty = "Consumer({'bootstrap.servers': '127.0.0.1:1', 'group.id': '', 'log_level': 0})"
+    done = subprocess.run(
+        [sys.executable, "-c", f"from confluent_kafka import Consumer; {empty}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGABRT, done
+    assert "Assertion `self->u.Consumer.rkqu' failed" in done.stderr
