@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from producer_lib.builder import build_request, new_request_id
+from producer_lib.builder import build_request, new_request_id, normalised_user_id
 from producer_lib.errors import ProducerConfigError, ProducerLibError
 from producer_lib.s3_staging import S3Stager, default_s3_client
 from schemas import BlobRef, UploadRequest, describe_validation_error
@@ -160,12 +160,6 @@ class TokenSigner:
     def _mac(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def normalised_user_id(user_id: Any) -> str:
-    """The user id as the contract normalises it (a bad one is InvalidUploadError)."""
-    probe = BlobRef(uri="file:///probe", size=0, sha256="0" * 64, content_type="a/b")
-    return build_request(user_id=user_id, files={"probe": probe}).user_id
 
 
 class StagingTickets:
