@@ -7,7 +7,8 @@ and the web app only signs policies and publishes the request.
     request = tickets.redeem(user_id=request.user.pk, token=batch.token)  # an UploadRequest
     publisher.publish(request)
 
-A ticket is one presigned POST per declared file, for a fresh key under the staging prefix,
+A ticket is one presigned POST per declared file, for a fresh key under the staging prefix
+in the user's staging scope (`{prefix}{scope}/{random id}`, schemas/staging_scope.py),
 whose policy names that exact key, `content-length-range` equal to the declared size, that
 exact `Content-Type`, and a short expiry. The token carries the declaration (user id, keys,
 sizes, types), signed with HMAC-SHA256, so the server keeps no state between the two calls
@@ -28,7 +29,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from producer_lib.builder import build_request, new_request_id, normalised_user_id
 from producer_lib.errors import ProducerConfigError, ProducerLibError
 from producer_lib.s3_staging import S3Stager, default_s3_client
+from producer_lib.staging import blob_name
 from schemas import BlobRef, UploadRequest, describe_validation_error
 from schemas.fields import DEFAULT_MAX_FILES_PER_REQUEST, MimeType, Name, Sha256Hex
 
@@ -237,7 +238,7 @@ class StagingTickets:
         claimed: dict[str, dict[str, Any]] = {}
         client = self._stager.client
         for file_type, item in declared.items():
-            key = f"{self._stager.prefix}{uuid.uuid4().hex}"
+            key = f"{self._stager.prefix}{blob_name(user)}"
             post = client.generate_presigned_post(
                 Bucket=self._stager.bucket,
                 Key=key,

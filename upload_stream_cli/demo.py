@@ -205,7 +205,10 @@ class Demo:
         refs: dict[str, BlobRef] = {}
         for sample in samples:
             refs[sample.file_type] = stager.stage(
-                sample.data, content_type=sample.content_type, filename=sample.filename
+                sample.data,
+                content_type=sample.content_type,
+                filename=sample.filename,
+                user_id=USER_ID,
             )
             note = ""
             if sample is damaged:
