@@ -130,15 +130,22 @@ class UploadEngine:
         done: dict[str, StoredObject | FileFailure],
         reused: set[str],
     ) -> None:
+        # A large file HEADs its destination first: one HEAD beside a big transfer. Small
+        # ones only once their source is gone (a blob deleted after its result was
+        # committed, redelivered or replayed since): a HEAD before every file halved the
+        # load test's files/s (tests/reliability/test_load.py, moto).
+        head_first = self._heads_first(source)
         try:
+            stored = self._already_stored(job, file_type, source) if head_first else None
+            if stored is not None:
+                reused.add(file_type)
+                done[file_type] = stored
+                return
             done[file_type] = self.upload_one(job, file_type, source)
             return
         except Exception as exc:
             failure = classify(exc, Side.SOURCE if isinstance(exc, OSError) else Side.DESTINATION)
-        if failure.code is C.SOURCE_NOT_FOUND:
-            # Only a gone source is worth a HEAD of the destination: a blob deleted after its
-            # result was committed, redelivered or replayed since. A HEAD before every file
-            # halved the load test's files/s (tests/reliability/test_load.py, moto).
+        if failure.code is C.SOURCE_NOT_FOUND and not head_first:
             stored = self._already_stored(job, file_type, source)
             if stored is not None:
                 reused.add(file_type)
@@ -178,14 +185,22 @@ class UploadEngine:
         finally:
             opened.close()
 
+    def _heads_first(self, source: Source) -> bool:
+        return (
+            self.settings.reuse_stored_objects
+            and not isinstance(source, LocalBlob)
+            and source.size >= self.settings.reuse_head_first_bytes
+        )
+
     def _already_stored(
         self, job: UploadJob, file_type: str, source: Source
     ) -> StoredObject | None:
         """The destination object, when its content-addressed key already holds exactly
         the claimed bytes (size, and S3's stored full-object SHA-256); else None and the
-        file fails as it did. Asked only once the source turned out to be gone, so a staged
-        blob deleted after its result was committed is never needed again. The request's own
-        rules (content type, size limit, allow-list) still apply first."""
+        file goes on as usual. Asked once the source turned out to be gone, so a staged blob
+        deleted after its result was committed is never needed again, and before reading a
+        large source, so a document sent twice is not transferred again. The request's own
+        rules (content type, size limit, allow-list, staging scope) still apply first."""
         if (
             not self.settings.reuse_stored_objects
             or isinstance(source, LocalBlob)
