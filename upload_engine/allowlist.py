@@ -112,4 +112,4 @@ class Allowlist:
         if uri.startswith("s3://"):
             return staged_owner(self.check_s3(*split_s3_uri(uri)), user_id)
         real = os.path.realpath(file_uri_path(uri))
-        return staged_owner(os.path.relpath(real, self.root_of(real)), user_id)
+        return staged_owner(real[len(self.root_of(real)) :].lstrip("/"), user_id)
