@@ -146,7 +146,10 @@ class UploadEngine:
         except Exception as exc:
             failure = classify(exc, Side.SOURCE if isinstance(exc, OSError) else Side.DESTINATION)
         if failure.code is C.SOURCE_NOT_FOUND and not head_first:
-            stored = self._already_stored(job, file_type, source)
+            try:
+                stored = self._already_stored(job, file_type, source)
+            except FileError:  # its rules passed a moment ago; the first failure stands
+                stored = None
             if stored is not None:
                 reused.add(file_type)
                 done[file_type] = stored
