@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test unit integration strict-s3 lint demo bench soak dev settings-table clean
+.PHONY: install test unit integration strict-s3 lint demo demo-web bench soak dev settings-table clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ lint: install
 ## the README's "run it" command
 demo: install
 	$(BIN)/python -m upload_stream_cli.demo
+
+## the browser upload page on a local stack, until Ctrl-C
+demo-web: install
+	$(BIN)/python -m upload_stream_cli.demo --web
 
 bench: install
 	$(BIN)/python -m bench

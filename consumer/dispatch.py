@@ -177,7 +177,7 @@ class Dispatcher:
         slots: Slots,
         metrics: Metrics,
         wake: Callable[[], None],
-        on_consumed: Callable[[list[BlobRef]], None] | None = None,
+        on_consumed: Callable[[str, list[BlobRef]], None] | None = None,
         timeline: Timeline | None = None,
     ) -> None:
         self._timeline = timeline or Timeline.off()
@@ -259,8 +259,8 @@ class Dispatcher:
             consumed = [
                 files[t] for t in outcome.objects if t in files and files[t].uri not in kept
             ]
-            on_consumed = self._on_consumed
-            record.on_commit.append(lambda: on_consumed(consumed))
+            on_consumed, user_id = self._on_consumed, accepted.request.user_id
+            record.on_commit.append(lambda: on_consumed(user_id, consumed))
         self._log_outcome(outcome, status, accepted.job.request_id)
         output = result_output(accepted.reply_topic, result, accepted.traceparent)
         if self._timeline.enabled:

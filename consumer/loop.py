@@ -53,7 +53,7 @@ class ConsumerLoop:
         io: KafkaIO,
         engine: Engine,
         metrics: Metrics,
-        on_consumed: Callable[[list[BlobRef]], None] | None = None,
+        on_consumed: Callable[[str, list[BlobRef]], None] | None = None,
         timeline: Timeline | None = None,
     ) -> None:
         self._settings = settings

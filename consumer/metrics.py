@@ -72,7 +72,8 @@ class Metrics:
         self.staged_deletes = Counter(
             "upload_stream_staged_blob_deletes",
             "Staged blobs of committed files: deleted, failed (left for the sweep), dropped "
-            "(cleanup queue full) or refused (outside the staging allow-list).",
+            "(cleanup queue full), refused (outside the staging allow-list or another user's "
+            "staging scope) or legacy (no staging scope: left for the sweep).",
             ["outcome"],
             registry=r,
         )

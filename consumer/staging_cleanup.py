@@ -10,7 +10,9 @@ Deleting never holds a result back: `committed()` only puts the refs on a bounde
 and one greenlet deletes them. A full queue, a delete that fails, or a shutdown before the
 queue drained leaves the blob where it is: logged, counted, and reaped later by
 `upload-stream staging sweep` or the bucket's lifecycle rule. Only blobs under the staging
-allow-list are ever deleted (the same roots the consumer reads from).
+allow-list (the same roots the consumer reads from) and in the staging scope of the
+request's own user (schemas/staging_scope.py) are ever deleted: a request naming another
+user's staged key deletes nothing, and a key with no scope (legacy) is left for the sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import gevent
 from gevent.queue import Empty, Full, Queue
 
 from consumer.metrics import Metrics
-from schemas import BlobRef
+from schemas import BlobRef, StagedOwner
 from upload_engine.allowlist import Allowlist, file_uri_path, split_s3_uri
 from upload_engine.errors import FileError
 
@@ -56,11 +58,12 @@ class StagingCleanup:
         if self._worker is None:
             self._worker = gevent.spawn(self._run)
 
-    def committed(self, refs: Iterable[BlobRef]) -> None:
-        """Queue these blobs for deletion; never blocks, never raises."""
+    def committed(self, user_id: str, refs: Iterable[BlobRef]) -> None:
+        """Queue the blobs of `user_id`'s committed request for deletion; never blocks,
+        never raises."""
         for ref in refs:
             try:
-                self._queue.put_nowait(ref)
+                self._queue.put_nowait((user_id, ref))
             except Full:
                 self._metrics.staged_delete("dropped")
                 log.warning("staging cleanup queue full: blob left for the sweep")
@@ -90,11 +93,18 @@ class StagingCleanup:
                 continue
             if item is _STOP:
                 return
-            self.delete(item)
+            self.delete(*item)
 
-    def delete(self, ref: BlobRef) -> bool:
-        """Delete one staged blob; True when it is gone. Failures are logged and counted."""
+    def delete(self, user_id: str, ref: BlobRef) -> bool:
+        """Delete one staged blob of `user_id`'s request; True when it is gone. Failures,
+        refusals and legacy keys are logged and counted."""
         try:
+            owner = self._allow.owner(ref.uri, user_id)
+            if owner is not StagedOwner.OWN:
+                self._metrics.staged_delete("refused" if owner is StagedOwner.OTHER else "legacy")
+                if owner is StagedOwner.OTHER:
+                    log.warning("not deleting a blob of another user's staging scope")
+                return False
             if ref.uri.startswith("s3://"):
                 self._delete_s3(ref)
             else:

@@ -57,3 +57,9 @@ def check_names(user_id: Any, file_category: str, file_types: list[str]) -> None
         files=dict.fromkeys(file_types, probe) or {"probe": probe},
         file_category=file_category,
     )
+
+
+def normalised_user_id(user_id: Any) -> str:
+    """The user id as the contract normalises it (a bad one is InvalidUploadError)."""
+    probe = BlobRef(uri="file:///probe", size=0, sha256="0" * 64, content_type="a/b")
+    return build_request(user_id=user_id, files={"probe": probe}).user_id

@@ -193,7 +193,7 @@ class UploadClient:
         try:
             for spec in specs:
                 request_id = new_request_id()
-                refs, ours = self._stage(spec.files)
+                refs, ours = self._stage(spec.user_id, spec.files)
                 staged[request_id] = ours
                 requests.append(
                     build_request(
@@ -222,7 +222,7 @@ class UploadClient:
             raise
         return [PendingUpload(r, router, w) for r, w in zip(requests, waiters, strict=True)]
 
-    def _stage(self, files: FilesArg) -> tuple[dict[str, BlobRef], list[BlobRef]]:
+    def _stage(self, user_id: Any, files: FilesArg) -> tuple[dict[str, BlobRef], list[BlobRef]]:
         """(every file's BlobRef, the ones staged by this call)."""
         present = {k: v for k, v in files.items() if v is not None}
         if not present:
@@ -235,7 +235,7 @@ class UploadClient:
         workers = min(len(to_stage), self.settings.staging_workers)
         ours: list[BlobRef] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {k: pool.submit(_stage_one, stager, v) for k, v in to_stage.items()}
+            futures = {k: pool.submit(_stage_one, stager, v, user_id) for k, v in to_stage.items()}
             errors = []
             for file_type, future in futures.items():
                 try:
@@ -268,12 +268,15 @@ class UploadClient:
         self.close()
 
 
-def _stage_one(stager: Stager, source: BlobSource | LocalBlob) -> BlobRef:
+def _stage_one(stager: Stager, source: BlobSource | LocalBlob, user_id: Any) -> BlobRef:
     if isinstance(source, LocalBlob):
         return stager.stage(
-            source.stream, content_type=source.content_type, filename=source.filename
+            source.stream,
+            content_type=source.content_type,
+            filename=source.filename,
+            user_id=user_id,
         )
-    return stager.stage(source)
+    return stager.stage(source, user_id=user_id)
 
 
 def _present(files: FilesArg) -> list[str]:

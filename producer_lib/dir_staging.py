@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import uuid
 from pathlib import Path
+from typing import Any
 
 from producer_lib.errors import StagingError
 from producer_lib.staging import (
+    BLOB_NAME,
     BlobSource,
     Digest,
+    blob_name,
     chunks_of,
     filename_of,
     hashed,
@@ -23,12 +25,12 @@ from upload_engine.mime import content_type_of
 # The root ends up verbatim in file:// URIs; the contract forbids nothing but control
 # characters, but the consumer's allow-list compares prefixes, so keep it plain.
 _PLAIN_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
-_BLOB_NAME = re.compile(r"^[0-9a-f]{32}$")
 
 
 class DirStager:
-    """Writes each blob to `<dir>/.<id>.tmp`, fsyncs, then renames to `<dir>/<id>`, so the
-    consumer never sees a half-written file. Files are 0640, the directory 0700 when created.
+    """Writes each blob to `<dir>/<scope>/.<id>.tmp`, fsyncs, then renames to
+    `<dir>/<scope>/<id>` (`<dir>/<id>` with no user), so the consumer never sees a
+    half-written file. Files are 0640, directories 0700 when created.
     """
 
     def __init__(self, directory: Path, *, file_mode: int = 0o640) -> None:
@@ -43,16 +45,21 @@ class DirStager:
         return f"file://{self._dir}/"
 
     def stage(
-        self, source: BlobSource, *, content_type: str | None = None, filename: str | None = None
+        self,
+        source: BlobSource,
+        *,
+        content_type: str | None = None,
+        filename: str | None = None,
+        user_id: Any = None,
     ) -> BlobRef:
         name = filename_of(source, filename)
         ctype = content_type_of(content_type, getattr(source, "content_type", None), filename=name)
-        blob_id = uuid.uuid4().hex
-        final = self._dir / blob_id
-        temp = self._dir / f".{blob_id}.tmp"
+        final = self._dir / blob_name(user_id)
+        temp = final.parent / f".{final.name}.tmp"
         digest = Digest()
         try:
             self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            final.parent.mkdir(mode=0o700, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             fd = os.open(temp, flags, self._file_mode)
             with os.fdopen(fd, "wb") as out:
@@ -80,7 +87,8 @@ class DirStager:
 
     def delete(self, ref: BlobRef) -> None:
         path = Path(ref.uri.removeprefix("file://"))
-        if path.parent != self._dir or not _BLOB_NAME.fullmatch(path.name):
+        relative = ref.uri.removeprefix(f"file://{self._dir}/")
+        if not path.is_relative_to(self._dir) or not BLOB_NAME.fullmatch(relative):
             return
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

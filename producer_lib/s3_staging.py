@@ -14,16 +14,17 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from producer_lib.errors import StagingError
 from producer_lib.staging import (
+    BLOB_NAME,
     CHUNK_BYTES,
     BlobSource,
     Digest,
+    blob_name,
     chunks_of,
     filename_of,
     hashed,
@@ -58,7 +59,7 @@ def default_s3_client() -> S3Client:
 
 
 class S3Stager:
-    """Stages to `s3://bucket/prefix<random id>`."""
+    """Stages to `s3://bucket/prefix<scope>/<random id>` (staging.blob_name)."""
 
     def __init__(
         self,
@@ -102,11 +103,16 @@ class S3Stager:
         return self._client
 
     def stage(
-        self, source: BlobSource, *, content_type: str | None = None, filename: str | None = None
+        self,
+        source: BlobSource,
+        *,
+        content_type: str | None = None,
+        filename: str | None = None,
+        user_id: Any = None,
     ) -> BlobRef:
         name = filename_of(source, filename)
         ctype = content_type_of(content_type, getattr(source, "content_type", None), filename=name)
-        key = f"{self._prefix}{uuid.uuid4().hex}"
+        key = f"{self._prefix}{blob_name(user_id)}"
         digest = Digest()
         with tempfile.SpooledTemporaryFile(max_size=self._spool_memory_bytes) as spool:
             for chunk in hashed(chunks_of(source), digest):
@@ -138,9 +144,7 @@ class S3Stager:
     def delete(self, ref: BlobRef) -> None:
         own = f"s3://{self._bucket}/{self._prefix}"
         key = ref.uri.removeprefix(f"s3://{self._bucket}/")
-        if not ref.uri.startswith(own) or not re.fullmatch(
-            r"[0-9a-f]{32}", key[len(self._prefix) :]
-        ):
+        if not ref.uri.startswith(own) or not BLOB_NAME.fullmatch(key[len(self._prefix) :]):
             return
         self.client.delete_object(Bucket=self._bucket, Key=key)
 

@@ -3,7 +3,8 @@
 `stage()` reads the source once, in chunks, computing size and sha256 as it goes, so no
 file is ever held in memory whole. Staged names come from a random id, never from the
 caller's filename: the filename travels only as a BlobRef field, of which the consumer
-uses just the extension.
+uses just the extension. Given the request's user, the name is `{scope}/{random id}`
+(schemas/staging_scope.py): the consumer reads and deletes it only for that user.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import hashlib
 import logging
 import os
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol, Union
+from typing import IO, Any, Protocol, Union
 
-from schemas import BlobRef
+from producer_lib.builder import normalised_user_id
+from schemas import BlobRef, staging_scope
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,18 @@ MAX_FILENAME_CHARS = 255
 BlobSource = Union[IO[bytes], bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What `blob_name` makes: `{scope}/{id}`, or a bare `{id}` (no user: never deleted by the
+# consumer after commit, see schemas/staging_scope.py).
+BLOB_NAME = re.compile(r"(?:u[0-9a-f]{16}/)?[0-9a-f]{32}")
+
+
+def blob_name(user_id: Any = None) -> str:
+    """A fresh staged name below the root: `{scope}/{random id}` for `user_id` (the
+    request's user, int or str), a bare random id for None."""
+    blob_id = uuid.uuid4().hex
+    if user_id is None:
+        return blob_id
+    return f"{staging_scope(normalised_user_id(user_id))}/{blob_id}"
 
 
 class Stager(Protocol):
@@ -40,8 +55,15 @@ class Stager(Protocol):
         ...
 
     def stage(
-        self, source: BlobSource, *, content_type: str | None = None, filename: str | None = None
-    ) -> BlobRef: ...
+        self,
+        source: BlobSource,
+        *,
+        content_type: str | None = None,
+        filename: str | None = None,
+        user_id: Any = None,
+    ) -> BlobRef:
+        """Stage one blob for the request of `user_id` (None: an unscoped, legacy name)."""
+        ...
 
     def delete(self, ref: BlobRef) -> None:
         """Remove a blob this stager staged; anything else is refused silently."""

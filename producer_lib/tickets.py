@@ -7,7 +7,8 @@ and the web app only signs policies and publishes the request.
     request = tickets.redeem(user_id=request.user.pk, token=batch.token)  # an UploadRequest
     publisher.publish(request)
 
-A ticket is one presigned POST per declared file, for a fresh key under the staging prefix,
+A ticket is one presigned POST per declared file, for a fresh key under the staging prefix
+in the user's staging scope (`{prefix}{scope}/{random id}`, schemas/staging_scope.py),
 whose policy names that exact key, `content-length-range` equal to the declared size, that
 exact `Content-Type`, and a short expiry. The token carries the declaration (user id, keys,
 sizes, types), signed with HMAC-SHA256, so the server keeps no state between the two calls
@@ -28,7 +29,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from producer_lib.builder import build_request, new_request_id
+from producer_lib.builder import build_request, new_request_id, normalised_user_id
 from producer_lib.errors import ProducerConfigError, ProducerLibError
 from producer_lib.s3_staging import S3Stager, default_s3_client
+from producer_lib.staging import blob_name
 from schemas import BlobRef, UploadRequest, describe_validation_error
 from schemas.fields import DEFAULT_MAX_FILES_PER_REQUEST, MimeType, Name, Sha256Hex
 
@@ -162,12 +163,6 @@ class TokenSigner:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def normalised_user_id(user_id: Any) -> str:
-    """The user id as the contract normalises it (a bad one is InvalidUploadError)."""
-    probe = BlobRef(uri="file:///probe", size=0, sha256="0" * 64, content_type="a/b")
-    return build_request(user_id=user_id, files={"probe": probe}).user_id
-
-
 class StagingTickets:
     """Issues presigned POST tickets into an S3 staging root and redeems them."""
 
@@ -243,7 +238,7 @@ class StagingTickets:
         claimed: dict[str, dict[str, Any]] = {}
         client = self._stager.client
         for file_type, item in declared.items():
-            key = f"{self._stager.prefix}{uuid.uuid4().hex}"
+            key = f"{self._stager.prefix}{blob_name(user)}"
             post = client.generate_presigned_post(
                 Bucket=self._stager.bucket,
                 Key=key,

@@ -41,6 +41,7 @@ from schemas.result import (
     VerifiedBy,
     status_for,
 )
+from schemas.staging_scope import StagedOwner, staged_owner, staging_scope
 
 __all__ = [
     "KEY_PATTERN",
@@ -59,6 +60,7 @@ __all__ = [
     "ScanReport",
     "ScanVerdict",
     "SchemaError",
+    "StagedOwner",
     "StoredObject",
     "UnknownFileFailureCode",
     "UploadRequest",
@@ -78,6 +80,8 @@ __all__ = [
     "new_request_timestamp",
     "request_headers",
     "result_headers",
+    "staged_owner",
+    "staging_scope",
     "status_for",
     "valid_traceparent",
 ]

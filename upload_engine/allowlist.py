@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from schemas import FileFailureCode
+from schemas import FileFailureCode, StagedOwner, staged_owner
 from upload_engine.errors import FileError
 
 _NOT_ALLOWED = FileFailureCode.SOURCE_NOT_ALLOWED
@@ -91,10 +91,11 @@ class Allowlist:
                 raise AllowlistError(f"staging root must start with s3:// or file:///: {root!r}")
         return cls(tuple(s3_roots), tuple(dir_roots))
 
-    def check_s3(self, bucket: str, key: str) -> None:
+    def check_s3(self, bucket: str, key: str) -> str:
+        """The key below the root it sits under, or a problem."""
         for root_bucket, prefix in self.s3_roots:
             if bucket == root_bucket and key.startswith(prefix):
-                return
+                return key[len(prefix) :]
         raise FileError(_NOT_ALLOWED, "s3 source is outside the staging allow-list")
 
     def root_of(self, real_path: str) -> str:
@@ -103,3 +104,12 @@ class Allowlist:
             if real_path != root and os.path.commonpath((root, real_path)) == root:
                 return root
         raise FileError(_NOT_ALLOWED, "file source is outside the staging allow-list")
+
+    def owner(self, uri: str, user_id: str) -> StagedOwner:
+        """Whose staged blob `uri` is, for a request of `user_id` (schemas/staging_scope.py);
+        a problem when it is outside the allow-list. A `file://` path is resolved first, so
+        a symlink cannot lend a blob another scope."""
+        if uri.startswith("s3://"):
+            return staged_owner(self.check_s3(*split_s3_uri(uri)), user_id)
+        real = os.path.realpath(file_uri_path(uri))
+        return staged_owner(real[len(self.root_of(real)) :].lstrip("/"), user_id)

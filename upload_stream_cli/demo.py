@@ -8,6 +8,10 @@ checksum_mismatch), publishes one undecodable event and prints its DLQ reason, t
 everything. Exit status: 0 when everything came back, 1 when something did not (in time),
 2 when Java or Maven is missing, 130 after Ctrl-C (everything is stopped first).
 
+`--web` (`make demo-web`) starts the same stack and consumer, then serves the browser
+upload page (demo_web.py) and prints its URL; it runs until Ctrl-C (or SIGTERM), then
+stops the page, the consumer and what the stack started, and exits 0.
+
 Gevent patches first, as in `entry`: the consumer code this imports needs it.
 """
 
@@ -40,6 +44,7 @@ from producer_lib.s3_staging import S3Stager  # noqa: E402
 from producer_lib.settings import ProducerSettings  # noqa: E402
 from schemas import BlobRef, UploadResult, header  # noqa: E402
 from upload_stream_cli.demo_samples import Sample, corrupt_sample, kyc_batch  # noqa: E402
+from upload_stream_cli.demo_web import DemoSite  # noqa: E402
 from upload_stream_cli.devstack.errors import MissingToolError, StackError  # noqa: E402
 from upload_stream_cli.devstack.process import launch, stop_process, tail  # noqa: E402
 from upload_stream_cli.devstack.s3 import s3_client  # noqa: E402
@@ -205,7 +210,10 @@ class Demo:
         refs: dict[str, BlobRef] = {}
         for sample in samples:
             refs[sample.file_type] = stager.stage(
-                sample.data, content_type=sample.content_type, filename=sample.filename
+                sample.data,
+                content_type=sample.content_type,
+                filename=sample.filename,
+                user_id=USER_ID,
             )
             note = ""
             if sample is damaged:
@@ -312,6 +320,41 @@ class Demo:
         self.say("stopped")
 
 
+class WebDemo(Demo):
+    """The stack, one consumer and the upload page, until stopped."""
+
+    def __init__(self, *, verbose: bool, timeout: float, host: str, port: int) -> None:
+        super().__init__(verbose=verbose, timeout=timeout)
+        self.host = host
+        self.port = port
+        self.site: DemoSite | None = None
+
+    def _run(self) -> None:
+        stack = self._start_stack()
+        self._start_consumer(stack)
+        self.site = DemoSite.start(
+            kafka={"bootstrap.servers": stack.bootstrap_servers},
+            s3=s3_client(stack.s3_endpoint, fake_credentials=stack.fake_credentials),
+            staging_bucket=STAGING_BUCKET,
+            staging_prefix=STAGING_PREFIX,
+            requests_topic=REQUESTS_TOPIC,
+            results_topic=RESULTS_TOPIC,
+            user_id=USER_ID,
+            file_category=CATEGORY,
+            host=self.host,
+            port=self.port,
+        )
+        self.say(f"upload page: {self.site.url} (as user {USER_ID})")
+        self.say("pick files, upload, see each file's outcome; Ctrl-C stops everything")
+        Event().wait()  # until main() kills this greenlet
+
+    def cleanup(self) -> None:
+        if not self._cleaned and self.site is not None:
+            self.say("stopping the upload page...")
+            self.site.close()
+        super().cleanup()
+
+
 def _describe(sample: Sample) -> str:
     return (
         f"{sample.file_type:<15} {sample.filename:<17} {sample.content_type:<16} "
@@ -356,11 +399,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=(
             "Run the pipeline once: local Kafka + S3 (or KAFKA_BOOTSTRAP_SERVERS / "
             "AWS_ENDPOINT_URL), one consumer, a sample KYC batch with one corrupt file, "
-            "one undecodable event; print the result and the DLQ reason, stop everything."
+            "one undecodable event; print the result and the DLQ reason, stop everything. "
+            "With --web: serve the browser upload page instead, until Ctrl-C."
         ),
     )
     parser.add_argument(
         "--verbose", action="store_true", help="show the consumer's log (else a temp file)"
+    )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the browser upload page on the stack instead, until Ctrl-C",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="--web: address (127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="--web: port (8000; 0 = any free one)"
     )
     parser.add_argument(
         "--timeout",
@@ -373,7 +426,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    demo = Demo(verbose=args.verbose, timeout=args.timeout)
+    demo = (
+        WebDemo(verbose=args.verbose, timeout=args.timeout, host=args.host, port=args.port)
+        if args.web
+        else Demo(verbose=args.verbose, timeout=args.timeout)
+    )
     stop = Event()
     handlers: list[Any] = [
         gevent.signal_handler(s, stop.set) for s in (signal.SIGINT, signal.SIGTERM)
@@ -385,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\ninterrupted: stopping everything...", file=sys.stderr, flush=True)
             worker.kill(block=True, timeout=90)  # its `finally` stops what it started
             demo.cleanup()
-            return EXIT_INTERRUPTED
+            # The web demo runs until interrupted: that is its normal end.
+            return EXIT_OK if args.web else EXIT_INTERRUPTED
         status: int = worker.get()
         return status
     finally:

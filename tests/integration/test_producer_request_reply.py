@@ -157,7 +157,8 @@ def test_broker_down_gives_a_clear_error_in_time_and_leaves_nothing_staged(
             s3_stager,
             lambda: s3.list_objects_v2(Bucket=pipe.staging_bucket, Prefix=prefix).get("KeyCount"),
         ),
-        (DirStager(tmp_path), lambda: len(list(tmp_path.iterdir()))),
+        # Files only: a user's staging-scope directory stays once made (dir_staging.py).
+        (DirStager(tmp_path), lambda: sum(p.is_file() for p in tmp_path.rglob("*"))),
     ):
         settings = ProducerSettings(requests_topic="uploads.requests", publish_timeout_s=2.0)
         client = UploadClient(settings, kafka=down, stager=stager)

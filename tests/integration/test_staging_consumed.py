@@ -5,7 +5,8 @@ A stream of 200 requests (2 files each; every 10th request's selfie corrupted in
 afterwards the staging bucket holds exactly the 20 failed files' blobs and every committed
 result is unchanged. Replaying the failed ones (blobs repaired) succeeds and empties the
 staging area. Republishing the 180 succeeded requests under the same request_ids succeeds
-with `already_stored` and no read of the staging bucket at all.
+with `already_stored` and no read of the staging bucket at all. A request naming another
+user's staged blobs fails them with `source_not_allowed` and deletes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import gevent
 
 from producer_lib.dir_staging import DirStager
 from producer_lib.s3_staging import S3Stager
@@ -78,7 +81,12 @@ def test_two_hundred_requests_then_replay_then_republish(
         files: dict[str, Any] = {}
         for file_type in ("passport", "selfie"):
             data = _bytes(n, file_type)
-            ref = stager.stage(data, content_type="application/pdf", filename=f"{file_type}.pdf")
+            ref = stager.stage(
+                data,
+                content_type="application/pdf",
+                filename=f"{file_type}.pdf",
+                user_id=f"user{n}",
+            )
             files[file_type] = ref.model_dump()
             if file_type == "selfie" and n % FAILING_EVERY == 0:
                 key = ref.uri.removeprefix(f"s3://{staging}/")
@@ -165,21 +173,21 @@ def test_directory_staging_is_consumed_the_same_way(consumer_rig: RigFactory) ->
     rig = consumer_rig()
     rig.start_in_process()
     stager = DirStager(rig.staging)
-    good = stager.stage(b"%PDF-1.4 a good passport", content_type="application/pdf")
+    good = stager.stage(b"%PDF-1.4 a good passport", content_type="application/pdf", user_id=1)
     bad_data = b"%PDF-1.4 a selfie, soon corrupted"
-    bad = stager.stage(bad_data, content_type="application/pdf")
+    bad = stager.stage(bad_data, content_type="application/pdf", user_id=1)
     Path(bad.uri.removeprefix("file://")).write_bytes(bad_data[::-1])
     results = rig.reader("results")
-    body = request("dir-1", "user1", {"passport": good.model_dump(), "selfie": bad.model_dump()})
+    body = request("dir-1", "1", {"passport": good.model_dump(), "selfie": bad.model_dump()})
 
-    rig.publish([(b"user1", encode(body), None)])
+    rig.publish([(b"1", encode(body), None)])
     (first,) = results.wait(lambda rs: len(rs) >= 1, 60, "the result")
 
     assert first.json()["status"] == "partial"
-    left = lambda: sorted(p.name for p in rig.staging.iterdir())  # noqa: E731
+    left = lambda: sorted(p.name for p in rig.staging.rglob("*") if p.is_file())  # noqa: E731
     wait_for(lambda: left() == [Path(bad.uri).name], 30, "only the failed blob left")
 
-    rig.publish([(b"user1", encode(body | {"files": {"passport": good.model_dump()}}), None)])
+    rig.publish([(b"1", encode(body | {"files": {"passport": good.model_dump()}}), None)])
     results.wait(lambda rs: len(rs) >= 2, 60, "the republished result")
     republished = results.records[1].json()
     assert republished["status"] == "succeeded"
@@ -187,3 +195,49 @@ def test_directory_staging_is_consumed_the_same_way(consumer_rig: RigFactory) ->
     assert hashlib.sha256(b"%PDF-1.4 a good passport").hexdigest() in json.dumps(
         republished["urls"]
     )
+
+
+def test_a_request_naming_another_users_staged_blobs_deletes_nothing(
+    consumer_rig: RigFactory, make_bucket: Any, s3: Any
+) -> None:
+    """The hostile case: any producer with write access publishes a request for its own
+    user that names the victim's staged keys (S3 and directory). Those files fail with
+    `source_not_allowed`; nothing is read into the attacker's namespace, nothing deleted;
+    the victim's own request then consumes them as usual."""
+    rig = consumer_rig()
+    staging = make_bucket("staging")
+    rig.start_in_process(
+        rig.env(UPLOAD_STREAM_STAGING_ALLOWLIST=f"s3://{staging}/{PREFIX},file://{rig.staging}/")
+    )
+    victim = {
+        "passport": S3Stager(staging, PREFIX, client=s3).stage(
+            b"%PDF-1.4 the victim's passport", content_type="application/pdf", user_id="victim"
+        ),
+        "selfie": DirStager(rig.staging).stage(
+            b"%PDF-1.4 the victim's selfie", content_type="application/pdf", user_id="victim"
+        ),
+    }
+    files = {k: ref.model_dump() for k, ref in victim.items()}
+    results = rig.reader("results")
+
+    rig.publish([(b"mallory", encode(request("steal-1", "mallory", files)), None)])
+    (stolen,) = results.wait(lambda rs: len(rs) >= 1, 60, "the hostile request's result")
+
+    body = stolen.json()
+    assert body["status"] == "failed" and body["urls"] == {}
+    assert {k: f["code"] for k, f in body["failures"].items()} == {
+        "passport": "source_not_allowed",
+        "selfie": "source_not_allowed",
+    }
+    gevent.sleep(1.0)  # a delete queued by that commit would have run by now
+    selfie = Path(victim["selfie"].uri.removeprefix("file://"))
+    passport_key = victim["passport"].uri.removeprefix(f"s3://{staging}/")
+    assert _staged_keys(s3, staging) == {passport_key} and selfie.exists()
+
+    rig.publish([(b"victim", encode(request("own-1", "victim", files)), None)])
+    results.wait(lambda rs: len(rs) >= 2, 60, "the victim's result")
+    assert results.records[1].json()["status"] == "succeeded"
+    wait_for(lambda: not _staged_keys(s3, staging), 30, "the victim's S3 blob consumed")
+    wait_for(lambda: not selfie.exists(), 30, "the victim's staged file consumed")
+    listing = s3.list_objects_v2(Bucket=rig.bucket, Prefix="kyc_documents/user_mallory/")
+    assert listing.get("KeyCount", 0) == 0

@@ -1,7 +1,8 @@
 """Idempotent after cleanup: when a staged blob is gone, a destination key that already
 holds the claimed bytes makes the file succeed without it (redelivery, replay), and nothing
-else does. While the source is there it is used as before: the destination is HEADed only
-for a gone source, so the common path pays no extra request."""
+else does. While a small file's source is there it is used as before: its destination is
+HEADed only for a gone source, so the common path pays no extra request. A file at or above
+`reuse_head_first_bytes` HEADs its destination first, so sent twice it moves no bytes."""
 
 from __future__ import annotations
 
@@ -110,3 +111,64 @@ def test_the_requests_rules_still_apply_first(env: Env, tmp_path: Path) -> None:
     refused_source = env.engine(reuse_stored_objects=True).upload(env.job({"passport": outside}))
     assert refused_source.failures["passport"].code is C.SOURCE_NOT_ALLOWED
     assert refused_source.already_stored == frozenset()
+
+
+LARGE = b"a large passport scan, sent twice " * 200
+
+
+def test_a_large_document_sent_twice_is_not_transferred_again(env: Env) -> None:
+    settings = {"reuse_stored_objects": True, "reuse_head_first_bytes": len(LARGE)}
+    first = env.engine(**settings).upload(env.job({"passport": env.stage_s3("a", LARGE)}))
+    assert first.failures == {} and first.already_stored == frozenset()
+    second = env.stage_s3("b", LARGE)  # a fresh staged copy of the same bytes, still there
+    flaky = env.flaky()
+
+    outcome = env.engine(client=flaky, **settings).upload(env.job({"passport": second}))
+
+    assert outcome.failures == {}
+    assert outcome.already_stored == {"passport"}
+    assert outcome.objects["passport"].key == first.objects["passport"].key
+    assert flaky.calls == {"head_object": 1}  # the destination's HEAD, nothing else
+
+
+def test_a_large_document_sent_once_pays_one_head_then_uploads_as_usual(env: Env) -> None:
+    settings = {"reuse_stored_objects": True, "reuse_head_first_bytes": len(LARGE)}
+    flaky = env.flaky()
+
+    outcome = env.engine(client=flaky, **settings).upload(
+        env.job({"passport": env.stage_s3("a", LARGE)})
+    )
+
+    assert outcome.failures == {} and outcome.already_stored == frozenset()
+    # The destination's HEAD (absent), the staged blob's HEAD, its GET, the PUT.
+    assert flaky.calls == {"head_object": 2, "get_object": 1, "put_object": 1}
+
+
+def test_a_large_document_whose_source_is_gone_is_headed_once(env: Env) -> None:
+    settings = {"reuse_stored_objects": True, "reuse_head_first_bytes": len(LARGE)}
+    ref = env.stage_s3("a", LARGE)
+    _delete_staged(env, ref.uri)
+    flaky = env.flaky()
+
+    outcome = env.engine(client=flaky, **settings).upload(env.job({"passport": ref}))
+
+    assert outcome.failures["passport"].code is C.SOURCE_NOT_FOUND
+    assert flaky.calls == {"head_object": 2}  # the destination once, the staged blob once
+
+
+def test_just_below_the_threshold_a_document_sent_twice_is_uploaded_as_today(env: Env) -> None:
+    settings = {"reuse_stored_objects": True, "reuse_head_first_bytes": len(LARGE) + 1}
+    env.engine(**settings).upload(env.job({"passport": env.stage_s3("a", LARGE)}))
+    flaky = env.flaky()
+
+    outcome = env.engine(client=flaky, **settings).upload(
+        env.job({"passport": env.stage_s3("b", LARGE)})
+    )
+
+    assert outcome.already_stored == frozenset()
+    assert flaky.calls == {"head_object": 1, "get_object": 1, "put_object": 1}
+
+
+def test_the_head_first_threshold_defaults_to_the_multipart_threshold(env: Env) -> None:
+    defaults = env.settings()
+    assert defaults.reuse_head_first_bytes == defaults.multipart_threshold_bytes

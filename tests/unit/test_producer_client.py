@@ -45,8 +45,9 @@ def _client(tmp_path: Path, publisher: FakePublisher) -> UploadClient:
 
 
 def _staged(tmp_path: Path) -> list[str]:
+    """Staged files (in the users' staging-scope directories), by name."""
     directory = tmp_path / "staging"
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+    return sorted(p.name for p in directory.rglob("*") if p.is_file())
 
 
 def test_submit_publishes_one_contract_valid_request(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from producer_lib.staging import (
     filename_of,
     stager_from_uri,
 )
-from schemas import BlobRef
+from schemas import BlobRef, staging_scope
 
 CONTENT = b"passport bytes " * 1000
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -211,3 +211,32 @@ def test_umask_does_not_loosen_or_tighten_the_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(_only_file(tmp_path / "s").stat().st_mode) == 0o640
+
+
+def test_a_users_blob_is_staged_in_their_scope_and_deleted_from_there(
+    stager: DirStager, tmp_path: Path
+) -> None:
+    ref = stager.stage(b"mine", user_id=7)  # an int, as request.user.pk is
+    path = Path(ref.uri.removeprefix("file://"))
+    assert path.parent == tmp_path / "staging" / staging_scope("7")
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stager.stage(b"also mine", user_id="7").uri.startswith(f"file://{path.parent}/")
+    stager.delete(ref)
+    assert not path.exists()
+
+
+def test_an_s3_blob_is_staged_in_the_users_scope(tmp_path: Path) -> None:
+    from producer_lib.s3_staging import S3Stager
+
+    class _Client:
+        def __init__(self) -> None:
+            self.keys: list[str] = []
+
+        def put_object(self, **params: object) -> None:
+            self.keys.append(str(params["Key"]))
+
+    client = _Client()
+    ref = S3Stager("stage-bucket", "in/", client=client).stage(b"x", user_id="u-1")  # type: ignore[arg-type]
+    (key,) = client.keys
+    assert ref.uri == f"s3://stage-bucket/{key}"
+    assert key.startswith(f"in/{staging_scope('u-1')}/") and len(key) == 3 + 17 + 1 + 32

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ import requests
 
 from producer_lib.s3_staging import S3Stager
 from producer_lib.tickets import DeclaredFile, StagingTickets, TicketBatch, TicketError
-from schemas import FileFailureCode
+from schemas import FileFailureCode, staging_scope
 from tests.unit.engine_support import STAGE_PREFIX, Env, sha
 
 PDF = b"%PDF-1.4 passport scan " * 40
@@ -62,7 +63,10 @@ def test_the_policy_names_the_key_the_exact_size_and_type_and_expires_in_15_minu
     batch = _tickets(env).issue(7, [_declare()], file_category="kyc")
 
     ticket = batch.tickets["passport"]
-    assert ticket.key.startswith(STAGE_PREFIX) and len(ticket.key) == len(STAGE_PREFIX) + 32
+    # A fresh key in user 7's staging scope (the consumer reads it only for user 7).
+    scope, _, blob_id = ticket.key.removeprefix(STAGE_PREFIX).partition("/")
+    assert ticket.key.startswith(STAGE_PREFIX) and scope == staging_scope("7")
+    assert re.fullmatch(r"[0-9a-f]{32}", blob_id)
     policy = _policy(batch, "passport")
     conditions = policy["conditions"]
     assert {"bucket": env.stage} in conditions

@@ -6,7 +6,8 @@ temporary files of staging that was interrupted. `plan` lists those older than t
 under every staging root, plus incomplete multipart uploads older than the cutoff in the
 staging roots and the destination buckets; `execute` deletes and aborts them.
 
-Only names the project's stagers and tickets write are touched (`<prefix><32 hex>`, and
+Only names the project's stagers and tickets write are touched (`<prefix><32 hex>`, or
+`<prefix><scope>/<32 hex>` in a user's staging scope, schemas/staging_scope.py, and
 `.<32 hex>.tmp` in a directory), so a staging root shared with anything else is safe.
 """
 
@@ -23,10 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from schemas.staging_scope import SCOPE_PATTERN
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _BLOB = re.compile(r"^[0-9a-f]{32}$")
+_SCOPED_BLOB = re.compile(r"^(?:u[0-9a-f]{16}/)?[0-9a-f]{32}$")
+_SCOPE_DIR = re.compile(SCOPE_PATTERN)
 _TEMP = re.compile(r"^\.[0-9a-f]{32}\.tmp$")
 _S3_ROOT = re.compile(r"^s3://([^/]+)/(.*)$")
 _DELETE_BATCH = 1000  # DeleteObjects' limit
@@ -167,7 +172,7 @@ def _s3_items(client: S3Client, bucket: str, prefix: str, cutoff: datetime) -> l
         for obj in page.get("Contents", []):
             key = str(obj["Key"])
             name = key[len(prefix) :]
-            if _BLOB.fullmatch(name) and obj["LastModified"] < cutoff:
+            if _SCOPED_BLOB.fullmatch(name) and obj["LastModified"] < cutoff:
                 found.append(Item("blob", bucket, key, int(obj.get("Size", 0))))
     return found
 
@@ -184,7 +189,9 @@ def _multipart_items(client: S3Client, bucket: str, prefix: str, cutoff: datetim
     return found
 
 
-def _directory_items(directory: Path, cutoff: datetime) -> list[Item]:
+def _directory_items(directory: Path, cutoff: datetime, *, scopes: bool = True) -> list[Item]:
+    """Blobs and temporary files in `directory`, and (`scopes`) in its staging-scope
+    directories; symlinks are never followed."""
     found: list[Item] = []
     try:
         entries = list(os.scandir(directory))
@@ -192,6 +199,9 @@ def _directory_items(directory: Path, cutoff: datetime) -> list[Item]:
         return found
     limit = cutoff.timestamp()
     for entry in entries:
+        if scopes and _SCOPE_DIR.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            found.extend(_directory_items(Path(entry.path), cutoff, scopes=False))
+            continue
         if not (_BLOB.fullmatch(entry.name) or _TEMP.fullmatch(entry.name)):
             continue
         info = entry.stat(follow_symlinks=False)
