@@ -4,6 +4,7 @@ the settings definitions, and every variable has exactly one definition."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ OPERATING = (ROOT / "docs" / "contract" / "operating-interface.md").read_text()
 
 # Imports every module of the packages, in a fresh interpreter patched first as the CLI is
 # (two modules monkey-patch on import), and lists every BaseSettings subclass found there.
+# producer_lib's Django views import only in a configured Django, as in any app that uses them.
 _DISCOVER = """
 from gevent import monkey
 monkey.patch_all()
@@ -50,7 +52,12 @@ print(json.dumps(found))
 @cache
 def _settings_classes() -> list[dict[str, object]]:
     done = subprocess.run(
-        [sys.executable, "-c", _DISCOVER], check=True, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _DISCOVER],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.django_project.settings"},
     )
     found: list[dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
