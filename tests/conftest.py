@@ -90,17 +90,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-#: The integration files that also run against versitygw (`-m strict_s3`): the engine over
-#: HTTP (single PUT, fast PUT, multipart, copy), S3 staging, AWSService and the consumer's
-#: end-to-end contract. The rest (Kafka faults, ops tools, CLI) meet S3 the same way.
+#: The integration files (paths below tests/integration) that also run against versitygw
+#: (`-m strict_s3`): the engine over HTTP (single PUT, fast PUT, multipart, copy), S3
+#: staging, AWSService and the consumer's end-to-end contract. The rest (Kafka faults, ops
+#: tools, CLI) meet S3 the same way.
 STRICT_S3_FILES = frozenset(
     {
-        "test_engine_http.py",
-        "test_engine_fast_put_http.py",
-        "test_s3_strict.py",
-        "test_producer_staging_s3.py",
-        "test_aws_service_direct.py",
-        "test_consumer_contract.py",
+        "upload_engine/test_http.py",
+        "upload_engine/test_fast_put_http.py",
+        "upload_engine/test_s3_strict.py",
+        "producer_lib/test_staging_s3.py",
+        "producer_lib/test_aws_service_direct.py",
+        "consumer/test_contract.py",
     }
 )
 
@@ -119,7 +120,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if integration in item.path.parents:
             item.add_marker(pytest.mark.integration)
-            if item.path.name in STRICT_S3_FILES:
+            if item.path.relative_to(integration).as_posix() in STRICT_S3_FILES:
                 item.add_marker(pytest.mark.strict_s3)
 
 

@@ -130,7 +130,8 @@ def contradicts(declared: str, detected: str, head: bytes) -> bool:
 # libmagic tests that name nothing the rule above looks at (compressed contents, tar, CSV,
 # JSON, troff-like text tokens, OS/2 apps, SIMH tapes): skipping them cuts the cost on
 # bytes of no known type (the README's content gate section), which is every call's
-# worst case, and leaves every type the rule names detected as before (test_engine_gate).
+# worst case, and leaves every type the rule names detected as before
+# (tests/unit/upload_engine/test_gate.py).
 # libmagic's magic.h values that python-magic does not name (libmagic 5.38+ / 5.40+).
 _NO_CHECK_CSV, _NO_CHECK_JSON, _NO_CHECK_SIMH = 0x0080000, 0x0400000, 0x0800000
 _SKIPPED_TESTS = (
