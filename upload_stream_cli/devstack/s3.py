@@ -10,18 +10,16 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.lifecycle import ChildProcessService
-from upload_stream_cli.devstack.ports import LOOPBACK
-from upload_stream_cli.devstack.process import launch, make_workdir, stop_process, tail
+from upload_stream_cli.devstack.ports import LOOPBACK, http_answers
+from upload_stream_cli.devstack.process import launch, make_workdir, tail
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -179,39 +177,20 @@ class MotoS3Server(ChildProcessService):
 
     def wait_ready(self) -> None:
         """Wait for the bound port, then for an HTTP answer; on failure stop it and raise."""
-        assert self._proc is not None and self._workdir is not None
+        assert self._workdir is not None
         port_file = self._workdir / "port"
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            status = self._proc.poll()
-            if status is not None:
-                self._proc = None
-                raise StackError(
-                    f"the moto S3 server exited with status {status} during start-up\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
-                )
-            if port_file.is_file():
-                self.port = int(port_file.read_text(encoding="utf-8"))
-                if self._answers():
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StackError(
-                    f"the moto S3 server did not answer within {self.start_timeout} s\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
-                )
-            time.sleep(0.05)
 
-    def _answers(self) -> bool:
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
-        try:
-            conn.request("GET", "/moto-api/")
-            conn.getresponse().read()
-            return True
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        def answers() -> bool:
+            if not port_file.is_file():
+                return False
+            self.port = int(port_file.read_text(encoding="utf-8"))
+            return http_answers(self.port, "/moto-api/")
+
+        self._await_ready("the moto S3 server", answers, self.start_timeout, self._log_tail)
+
+    def _log_tail(self) -> str:
+        assert self._workdir is not None
+        return f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
 
     def reset(self) -> None:
         """Drop every bucket and object (moto's /moto-api/reset)."""
@@ -221,16 +200,3 @@ class MotoS3Server(ChildProcessService):
             conn.getresponse().read()
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, SIGKILL after `stop_timeout`); safe to call twice."""
-        if self._proc is not None:
-            stop_process(self._proc, self.stop_timeout)
-            self._proc = None
-
-    def close(self) -> None:
-        """Stop the server and delete its work dir."""
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None

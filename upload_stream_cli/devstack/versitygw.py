@@ -10,21 +10,19 @@ The root credentials go in through the environment, never argv (`ps` shows argv)
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Self
 
 from upload_stream_cli.devstack.errors import MissingToolError, StackError
 from upload_stream_cli.devstack.kafka import _file_lock, cache_dir
 from upload_stream_cli.devstack.lifecycle import ChildProcessService
-from upload_stream_cli.devstack.ports import LOOPBACK, free_port
-from upload_stream_cli.devstack.process import launch, make_workdir, run, stop_process, tail
+from upload_stream_cli.devstack.ports import LOOPBACK, free_port, http_answers
+from upload_stream_cli.devstack.process import launch, make_workdir, run, tail
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, REGION
 
 VERSITYGW_VERSION = "v1.8.0"
@@ -152,48 +150,14 @@ class VersityGwServer(ChildProcessService):
                 self.launch()
 
     def _wait_once(self) -> None:
-        assert self._proc is not None and self._workdir is not None
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            status = self._proc.poll()
-            if status is not None:
-                self._proc = None
-                raise StackError(
-                    f"versitygw exited with status {status} during start-up\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'versitygw.log')}"
-                )
-            if self._answers():
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StackError(
-                    f"versitygw did not answer within {self.start_timeout} s\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'versitygw.log')}"
-                )
-            time.sleep(0.05)
-
-    def _answers(self) -> bool:
         # Any HTTP answer will do: an unsigned request gets 403 AccessDenied.
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
-        try:
-            conn.request("GET", "/")
-            conn.getresponse().read()
-            return True
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        self._await_ready(
+            "versitygw", lambda: http_answers(self.port), self.start_timeout, self._log_tail
+        )
 
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop_process(self._proc, self.stop_timeout)
-            self._proc = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+    def _log_tail(self) -> str:
+        assert self._workdir is not None
+        return f"--- {self.log_path} ---\n{tail(self._workdir / 'versitygw.log')}"
 
 
 def main() -> int:
