@@ -41,7 +41,7 @@ import os  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any, NoReturn  # noqa: E402
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -51,6 +51,7 @@ from upload_stream_cli.devstack.kafka import (  # noqa: E402
     create_topics,
     ensure_kafka_jars,
 )
+from upload_stream_cli.devstack.lifecycle import Service  # noqa: E402
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, s3_client  # noqa: E402
 from upload_stream_cli.devstack.stack import (  # noqa: E402
     KAFKA_ENV,
@@ -83,6 +84,29 @@ def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+S = TypeVar("S", bound=Service)
+
+
+@contextlib.contextmanager
+def started(service: S, what: str, then: Callable[[S], object] | None = None) -> Iterator[S]:
+    """`service` started (and `then(service)` done), closed afterwards however the test
+    ends. One that cannot start is closed and `unavailable`."""
+    failure = None
+    try:
+        service.start()
+        if then is not None:
+            then(service)
+    except StackError as exc:
+        service.close()
+        failure = f"{what} did not start: {exc}"
+    if failure is not None:  # outside `except`: the report shows the reason, not a chain
+        unavailable(failure)
+    try:
+        yield service
+    finally:
+        service.close()
 
 
 def unique(prefix: str) -> str:
@@ -155,20 +179,8 @@ def stack() -> Iterator[Stack]:
     `.broker` (the local `KafkaBroker`, or None). Prefer `kafka_topics` and `make_bucket`
     to the shared default topics and buckets, so tests do not see each other's data.
     """
-    started = Stack()
-    failure = None
-    try:
-        started.start()
-        started.provision()
-    except StackError as exc:
-        started.close()
-        failure = f"the local stack did not start: {exc}"
-    if failure is not None:  # outside `except`: the report shows the reason, not a chain
-        unavailable(failure)
-    try:
-        yield started
-    finally:
-        started.close()
+    with started(Stack(), "the local stack", Stack.provision) as running:
+        yield running
 
 
 @pytest.fixture
@@ -343,18 +355,8 @@ def clamd_session() -> Iterator[Any]:
     from upload_stream_cli.devstack.clamd import CLAMD_TEST_STREAM_MAX_BYTES, ClamdServer
 
     server = ClamdServer(clamd_databases(), stream_max_bytes=CLAMD_TEST_STREAM_MAX_BYTES)
-    failure = None
-    try:
-        server.start()
-    except StackError as exc:
-        server.close()
-        failure = f"clamd did not start: {exc}"
-    if failure is not None:
-        unavailable(failure)
-    try:
+    with started(server, "clamd"):
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
