@@ -127,13 +127,52 @@ def staging_bucket_rules(
         )
 
 
-class MotoS3Server(ChildProcessService):
+class LocalS3Server(ChildProcessService):
+    """An S3 server of the local stack in a child process that dies with this one, on
+    `http://127.0.0.1:PORT`. `start()` = `launch()` + `wait_ready()`; the split lets the
+    stack start it and the broker side by side. `kind` names its log file and its errors."""
+
+    kind = "s3"
+    port = 0
+    start_timeout = 60.0
+
+    @property
+    def endpoint(self) -> str:
+        """`http://127.0.0.1:PORT`, valid once `wait_ready()` returned."""
+        if self.port == 0:
+            raise StackError(f"{self.kind} has no port yet: call start() first")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._workdir / f"{self.kind}.log" if self._workdir else None
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers HTTP."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it."""
+        raise NotImplementedError
+
+    def wait_ready(self) -> None:
+        """Wait until it answers HTTP; on failure stop it and raise `StackError`."""
+        raise NotImplementedError
+
+    def _log_tail(self) -> str:
+        path = self.log_path
+        return f"--- {path} ---\n{tail(path)}" if path else ""
+
+
+class MotoS3Server(LocalS3Server):
     """moto's S3 on `http://127.0.0.1:PORT`, in a child process that dies with this one.
 
-    `start()` = `launch()` + `wait_ready()`; the split lets the stack start moto and the
-    broker side by side. Port 0 lets the server bind a free port itself (no race) and report
-    it through a file.
+    Port 0 lets the server bind a free port itself (no race) and report it through a file.
     """
+
+    kind = "moto"
 
     def __init__(
         self, *, port: int = 0, start_timeout: float = 60.0, stop_timeout: float = 10.0
@@ -144,25 +183,7 @@ class MotoS3Server(ChildProcessService):
         self._workdir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def endpoint(self) -> str:
-        """`http://127.0.0.1:PORT`, valid once `wait_ready()` returned."""
-        if self.port == 0:
-            raise StackError("moto has no port yet: call start() first")
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def log_path(self) -> Path | None:
-        return self._workdir / "moto.log" if self._workdir else None
-
-    def start(self) -> Self:
-        """Start the server and wait until it answers HTTP."""
-        self.launch()
-        self.wait_ready()
-        return self
-
     def launch(self) -> None:
-        """Start the process without waiting for it."""
         if self.running:
             return
         self._workdir = make_workdir("moto")
@@ -176,7 +197,7 @@ class MotoS3Server(ChildProcessService):
         self._proc = launch(argv, log=self._workdir / "moto.log", env=env)
 
     def wait_ready(self) -> None:
-        """Wait for the bound port, then for an HTTP answer; on failure stop it and raise."""
+        """Wait for the bound port, then for an HTTP answer."""
         assert self._workdir is not None
         port_file = self._workdir / "port"
 
@@ -187,10 +208,6 @@ class MotoS3Server(ChildProcessService):
             return http_answers(self.port, "/moto-api/")
 
         self._await_ready("the moto S3 server", answers, self.start_timeout, self._log_tail)
-
-    def _log_tail(self) -> str:
-        assert self._workdir is not None
-        return f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
 
     def reset(self) -> None:
         """Drop every bucket and object (moto's /moto-api/reset)."""
