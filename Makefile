@@ -34,7 +34,7 @@ integration: install
 ## helm lint/template of the chart, promtool check/test of the rules and the dashboard's queries
 .PHONY: deploy-check
 deploy-check: install
-	$(BIN)/python -m pytest -q tests/unit/test_deploy_helm.py tests/unit/test_deploy_prometheus_rules.py
+	$(BIN)/python -m pytest -q tests/unit/deploy/test_helm.py tests/unit/deploy/test_prometheus_rules.py
 
 lint: install
 	$(BIN)/ruff check .

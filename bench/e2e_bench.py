@@ -264,9 +264,9 @@ class ResultWatcher:
     """A read_committed reader of the results topic; wakes the client waiting on each id."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        from producer_lib.blocking import call_blocking
+        from upload_engine.offload import offload
 
-        self._call = call_blocking
+        self._call = offload
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,

@@ -57,13 +57,14 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from consumer.deliveries import Deliveries
 from consumer.errors import FatalKafkaError, OutputWriteError, StuckCallError
-from consumer.kafka_io import KafkaIO, offload
+from consumer.kafka_io import KafkaIO
 from consumer.ledger import Ledger, PartitionKey, Record, State
 from consumer.metrics import Metrics
 from consumer.outputs import Output
 from consumer.partitions import Partitions
 from consumer.settings import ProcessingGuarantee
 from consumer.transactions import AbortRequired, TransactionalCalls, kafka_error
+from upload_engine.offload import offload
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class Checkpoint:
         close() could wait for good)."""
         if not self._eos:
             self._io.flush(self._flush_timeout_s)
-        offload(self._io.producer.close, deadline_s=_CLOSE_DEADLINE_S)
+        offload(self._io.producer.close, deadline_s=_CLOSE_DEADLINE_S, stuck_error=StuckCallError)
 
     # at_least_once
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from confluent_kafka import KafkaError
+
+from upload_engine import errors as engine_errors
 
 
 class ConsumerError(Exception):
@@ -25,16 +25,12 @@ class FatalKafkaError(ConsumerError):
     """
 
 
-class StuckCallError(FatalKafkaError):
-    """A librdkafka call did not return long after its own timeout: the handle is wedged.
-
-    `pending` is the call still running in its thread (a gevent `AsyncResult`, None in
-    tests): the handle it blocks must not be destroyed until that call returns.
+class StuckCallError(FatalKafkaError, engine_errors.StuckCallError):
+    """The engine's `StuckCallError` for a librdkafka call (the consumer passes it to
+    `offload` as `stuck_error`): it did not return long after its own timeout, so the
+    handle is wedged, and the `pending` call still blocks it, which must not be destroyed
+    until that call returns. Fatal when no new handle can replace it.
     """
-
-    def __init__(self, message: str, pending: Any = None) -> None:
-        super().__init__(message)
-        self.pending = pending
 
 
 # Produce errors that no retry can cure: the topic is missing, not ours to write, or the

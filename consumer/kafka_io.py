@@ -2,11 +2,11 @@
 
 Only the loop greenlet (`consumer.loop.ConsumerLoop`) calls these methods, but for
 `pump_producer`'s greenlet, which only polls the producer; upload greenlets never touch
-Kafka. librdkafka calls that can block run in gevent's threadpool (`_offload`), and
-polling is `consume(timeout=0)` + a short gevent sleep, so the hub is never frozen
-(FIELD-NOTES: a blocking `poll(1.0)` on the hub stalls every greenlet for a second).
-Callbacks (rebalance, delivery reports, stats) therefore run on the hub, where they may
-touch the ledger without locks (none of them yields).
+Kafka. librdkafka calls that can block run in gevent's threadpool
+(`upload_engine.offload.offload`), and polling is `consume(timeout=0)` + a short gevent
+sleep, so the hub is never frozen (a blocking `poll(1.0)` on the hub would stall every
+greenlet for as long). Callbacks (rebalance, delivery reports, stats) therefore run on the
+hub, where they may touch the ledger without locks (none of them yields).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -29,48 +29,13 @@ from consumer.ledger import PartitionKey
 from consumer.outputs import Output, OutputKind
 from consumer.settings import ConsumerSettings, ProcessingGuarantee
 from kafka_config.connection import KafkaConnection
+from upload_engine.offload import offload
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 _TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 _CLOSE_DEADLINE_S = 10.0
-
-
-def offload(fn: Callable[..., T], *args: Any, deadline_s: float | None = None) -> T:
-    """Run a blocking librdkafka call in the hub's threadpool; this greenlet waits, others run.
-
-    The exception travels back as a value: gevent's threadpool would otherwise print the
-    traceback of every (expected, retried) transactional error.
-
-    `deadline_s`: for calls that take a timeout but may not honour it (librdkafka #5456:
-    `send_offsets_to_transaction` blocked for good after a broker restart). Past it,
-    `StuckCallError`, carrying the call still blocked in its OS thread: the handle is
-    wedged, and only a new handle (`KafkaIO.replace_producer`) or a new process gets out."""
-
-    def call() -> tuple[bool, Any]:
-        try:
-            return True, fn(*args)
-        except Exception as exc:
-            return False, exc
-
-    pool = gevent.get_hub().threadpool
-    if deadline_s is None:
-        ok, value = pool.apply(call)
-    else:
-        pending = pool.spawn(call)
-        try:
-            ok, value = pending.get(timeout=deadline_s)
-        except gevent.Timeout:
-            name = getattr(fn, "__name__", type(fn).__name__)
-            raise StuckCallError(
-                f"{name} did not return within {deadline_s:g} s", pending
-            ) from None
-    if not ok:
-        raise value
-    result: T = value
-    return result
 
 
 def default_transactional_id(group_id: str) -> str:
@@ -243,7 +208,7 @@ class KafkaIO:
                 blocked.append((producer, pending))
                 continue
             try:
-                offload(producer.close, deadline_s=_CLOSE_DEADLINE_S)
+                offload(producer.close, deadline_s=_CLOSE_DEADLINE_S, stuck_error=StuckCallError)
             except Exception as exc:  # it was wedged once: log, never fail recovery for it
                 log.warning("closing a replaced producer failed: %s", exc)
         self._wedged = blocked
@@ -257,7 +222,13 @@ class KafkaIO:
         parts = _tps(tps)
         if not parts:
             return {}
-        found = offload(self.consumer.committed, parts, timeout_s, deadline_s=timeout_s + 10.0)
+        found = offload(
+            self.consumer.committed,
+            parts,
+            timeout_s,
+            deadline_s=timeout_s + 10.0,
+            stuck_error=StuckCallError,
+        )
         return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0 and not p.error}
 
     def fetch(self, max_messages: int) -> list[Message]:
@@ -405,4 +376,5 @@ class KafkaIO:
             metadata,
             timeout_s,
             deadline_s=deadline_s,
+            stuck_error=StuckCallError,
         )

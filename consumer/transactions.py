@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 import gevent
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.errors import FatalKafkaError
-from consumer.kafka_io import KafkaIO, offload
+from consumer.errors import FatalKafkaError, StuckCallError
+from consumer.kafka_io import KafkaIO
 from consumer.ledger import PartitionKey
+from upload_engine.offload import offload
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,11 @@ class TransactionalCalls:
     def blocking(self, fn: Callable[[float], None]) -> None:
         """A transactional call that waits on the broker: in the threadpool, retried while
         retriable, and past `stuck_after_s` a `StuckCallError` (the handle is wedged)."""
-        self.call(lambda: offload(fn, self.call_timeout_s, deadline_s=self.stuck_after_s))
+        self.call(
+            lambda: offload(
+                fn, self.call_timeout_s, deadline_s=self.stuck_after_s, stuck_error=StuckCallError
+            )
+        )
 
     def unabortable(self, fn: Callable[[float], None]) -> None:
         """`blocking` for abort and init: if these fail abortably, nothing is left to

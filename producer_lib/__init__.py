@@ -4,7 +4,7 @@
 `from producer_lib import UploadClient` stages, publishes and awaits results (request/reply);
 `ResultReader` reads results downstream. Every name is loaded on first use (PEP 562), and
 neither importing producer_lib nor naming its settings, errors, `AWSService` or
-`UploadClient` imports boto3 or confluent_kafka (tests/unit/test_producer_imports.py): a
+`UploadClient` imports boto3 or confluent_kafka (tests/unit/producer_lib/test_imports.py): a
 gevent application must be able to monkey-patch before boto3 is imported, and direct mode
 never needs librdkafka.
 """

@@ -19,10 +19,10 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kafka_config.connection import KafkaConnection
 from kafka_config.topics import RequestsTopic
-from producer_lib.blocking import call_blocking, pause
 from producer_lib.errors import PublishError
 from producer_lib.tracing import current_traceparent
 from schemas import UploadRequest, encode_request, message_key, request_headers
+from upload_engine.offload import offload
 from upload_engine.scheduling import process_is_patched
 
 log = logging.getLogger(__name__)
@@ -146,13 +146,13 @@ class RequestPublisher:
     def _serve(self) -> None:
         if process_is_patched():
             self._producer.poll(0)
-            pause(0.002)
+            time.sleep(0.002)  # patched: gevent.sleep, the other greenlets run
         else:
             self._producer.poll(0.05)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Deliver what is queued (bounded), off the gevent hub."""
-        call_blocking(self._producer.flush, timeout_s)
+        offload(self._producer.flush, timeout_s)
 
 
 def _log_kafka_error(error: KafkaError) -> None:

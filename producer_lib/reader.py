@@ -23,9 +23,9 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from kafka_config.connection import KafkaConnection
 from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable, read_denied
 from kafka_config.topics import ResultsTopic
-from producer_lib.blocking import call_blocking
 from producer_lib.errors import ReplyChannelError
 from schemas import ResultDecodeError, UploadResult, decode_result
+from upload_engine.offload import offload
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class ResultReader:
         it uncommitted, to be read again."""
         idle_since = time.monotonic()
         while not self._stop.is_set():
-            message = call_blocking(self._consumer.poll, _POLL_S)
+            message = offload(self._consumer.poll, _POLL_S)
             if message is None:
                 if idle_timeout_s is not None and time.monotonic() - idle_since > idle_timeout_s:
                     return
@@ -146,7 +146,7 @@ class ResultReader:
 
     def _commit(self, message: Any) -> None:
         try:
-            call_blocking(self._commit_sync, message)
+            offload(self._commit_sync, message)
         except KafkaException as exc:
             # e.g. the partition was revoked meanwhile: the next owner reads it again.
             log.warning("result reader: commit failed: %s", exc.args[0].str())
@@ -162,7 +162,7 @@ class ResultReader:
         if not self._closed:
             self._closed = True
             self._stop.set()
-            call_blocking(self._consumer.close)
+            offload(self._consumer.close)
 
     def __enter__(self) -> ResultReader:
         return self
@@ -195,11 +195,11 @@ def tail_results(
     report = on_error or _log_unreadable
     stop = stop or threading.Event()
     try:
-        ends = call_blocking(_assign, consumer, topic, from_beginning, last, timeout_s, watch)
+        ends = offload(_assign, consumer, topic, from_beginning, last, timeout_s, watch)
         while not stop.is_set():
             if not follow and _caught_up(consumer, ends):
                 return
-            message = call_blocking(consumer.poll, _POLL_S)
+            message = offload(consumer.poll, _POLL_S)
             if message is None:
                 continue
             error = message.error()
@@ -211,7 +211,7 @@ def tail_results(
             if result is not None:
                 yield result
     finally:
-        call_blocking(consumer.close)
+        offload(consumer.close)
 
 
 def _assign(  # noqa: PLR0917

@@ -22,9 +22,9 @@ from kafka_config.connection import KafkaConnection
 from kafka_config.faults import KafkaLoginError, LoginWatch, ignorable, read_denied
 from kafka_config.fetch import FetchWait
 from kafka_config.topics import ResultsTopic
-from producer_lib.blocking import call_blocking
 from producer_lib.errors import ClientClosedError, ReplyChannelError, ResultTimeout
 from schemas import ResultDecodeError, UploadResult, decode_result, header
+from upload_engine.offload import offload
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,9 @@ class ReplyRouter:
                 return
             consumer = Consumer(self._config)
             try:
-                call_blocking(self._assign_at_end, consumer)
+                offload(self._assign_at_end, consumer)
             except BaseException:
-                call_blocking(consumer.close)
+                offload(consumer.close)
                 raise
             self._thread = threading.Thread(
                 target=self._run, args=(consumer,), name="upload-reply-router", daemon=True
@@ -166,7 +166,7 @@ class ReplyRouter:
             while not self._stopping:
                 # poll(t) returns at the first record; consume(n, t) would wait out all of
                 # t unless n records came (bench/e2e_bench.py's timeline showed it).
-                first = call_blocking(consumer.poll, _POLL_S)
+                first = offload(consumer.poll, _POLL_S)
                 if first is None:
                     continue
                 for message in [first, *consumer.consume(_BATCH, 0)]:
@@ -177,7 +177,7 @@ class ReplyRouter:
                 self._failure = exc
             self._fail_all(ReplyChannelError(f"the reply consumer failed: {exc}"))
         finally:
-            call_blocking(consumer.close)
+            offload(consumer.close)
 
     def _dispatch(self, message: Any) -> None:
         error = message.error()

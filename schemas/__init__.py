@@ -1,7 +1,7 @@
 """The upload-events v1 wire contract in code: models, codes, keys and Kafka encoding.
 
-This package is the source of truth for `../shared/contract/upload-events-v1.md` (a copy,
-with the optional additions this project made, is `docs/contract/upload-events-v1.md`).
+This package is the source of truth for the contract in `docs/contract/upload-events-v1.md`
+(the binding contract, with the optional additions this project made).
 """
 
 from schemas.codec import (

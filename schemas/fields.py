@@ -15,11 +15,17 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
 )
+
+# Every event model's config. Strict: the wire has JSON types, and "12" is not a size.
+# Unknown fields are ignored, as the contract requires of readers, so optional additions do
+# not break us.
+WIRE_MODEL_CONFIG = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -18,6 +17,7 @@ from schemas.fields import (
     DEFAULT_MAX_FILES_PER_REQUEST,
     FILE_TYPE_KEYS,
     MAX_WORKERS_LIMIT,
+    WIRE_MODEL_CONFIG,
     BlobUri,
     Metadata,
     MimeType,
@@ -31,10 +31,6 @@ from schemas.fields import (
     UserId,
 )
 
-# Strict: the wire has JSON types, and "12" is not a size. Unknown fields are ignored,
-# as the contract requires of readers, so optional additions do not break us.
-_WIRE = ConfigDict(strict=True, extra="ignore", frozen=True)
-
 MAX_FILES_CONTEXT_KEY = "max_files_per_request"
 
 __all__ = ["MAX_FILES_CONTEXT_KEY", "BlobRef", "Metadata", "UploadRequest"]
@@ -43,7 +39,7 @@ __all__ = ["MAX_FILES_CONTEXT_KEY", "BlobRef", "Metadata", "UploadRequest"]
 class BlobRef(BaseModel):
     """A staged blob: the claim check the consumer redeems."""
 
-    model_config = _WIRE
+    model_config = WIRE_MODEL_CONFIG
 
     uri: BlobUri = Field(description="`s3://bucket/key` or `file:///absolute/path`.")
     size: NonNegativeInt = Field(description="Bytes; must match what is read.")
@@ -57,7 +53,7 @@ class BlobRef(BaseModel):
 class UploadRequest(BaseModel):
     """One user's batch of staged files to upload (contract: UploadRequest v1)."""
 
-    model_config = _WIRE
+    model_config = WIRE_MODEL_CONFIG
 
     schema_version: SchemaVersion
     request_id: RequestId = Field(description="The idempotency key.")

@@ -25,6 +25,7 @@ from schemas.codes import (
 )
 from schemas.fields import (
     FILE_TYPE_KEYS,
+    WIRE_MODEL_CONFIG,
     Message,
     Metadata,
     Name,
@@ -38,7 +39,6 @@ from schemas.fields import (
 )
 from schemas.request import BlobRef
 
-_WIRE = ConfigDict(strict=True, extra="ignore", frozen=True)
 _CODE = re.compile(FILE_FAILURE_CODE_PATTERN)
 
 
@@ -109,7 +109,7 @@ class ScanVerdict(StrEnum):
 class ScanReport(BaseModel):
     """Project addition: the malware scan a stored object passed (whole file, by clamd)."""
 
-    model_config = _WIRE
+    model_config = WIRE_MODEL_CONFIG
 
     scanner: Text = Field(description="The scanner and its version, e.g. `ClamAV 1.4.6`.")
     verdict: ScanVerdict = Field(
@@ -126,7 +126,7 @@ class ScanReport(BaseModel):
 class StoredObject(BaseModel):
     """An uploaded file as it now exists in the destination bucket."""
 
-    model_config = _WIRE
+    model_config = WIRE_MODEL_CONFIG
 
     bucket: Text
     key: Text
@@ -162,7 +162,7 @@ class StoredObject(BaseModel):
 class FileFailure(BaseModel):
     """Why one file failed, and whether retrying it can help."""
 
-    model_config = _WIRE
+    model_config = WIRE_MODEL_CONFIG
 
     code: FailureCode
     message: Message
@@ -192,7 +192,7 @@ class FileFailure(BaseModel):
 class RequestError(BaseModel):
     """Why a request was rejected as a whole."""
 
-    model_config = _WIRE
+    model_config = WIRE_MODEL_CONFIG
 
     code: RequestErrorCode
     message: Message

@@ -41,7 +41,7 @@ import os  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any, NoReturn  # noqa: E402
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -51,6 +51,7 @@ from upload_stream_cli.devstack.kafka import (  # noqa: E402
     create_topics,
     ensure_kafka_jars,
 )
+from upload_stream_cli.devstack.lifecycle import Service  # noqa: E402
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, s3_client  # noqa: E402
 from upload_stream_cli.devstack.stack import (  # noqa: E402
     KAFKA_ENV,
@@ -85,22 +86,46 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+S = TypeVar("S", bound=Service)
+
+
+@contextlib.contextmanager
+def started(service: S, what: str, then: Callable[[S], object] | None = None) -> Iterator[S]:
+    """`service` started (and `then(service)` done), closed afterwards however the test
+    ends. One that cannot start is closed and `unavailable`."""
+    failure = None
+    try:
+        service.start()
+        if then is not None:
+            then(service)
+    except StackError as exc:
+        service.close()
+        failure = f"{what} did not start: {exc}"
+    if failure is not None:  # outside `except`: the report shows the reason, not a chain
+        unavailable(failure)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
 def unique(prefix: str) -> str:
     """A lowercase name unique to this call, valid for topics, groups and buckets."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-#: The integration files that also run against versitygw (`-m strict_s3`): the engine over
-#: HTTP (single PUT, fast PUT, multipart, copy), S3 staging, AWSService and the consumer's
-#: end-to-end contract. The rest (Kafka faults, ops tools, CLI) meet S3 the same way.
+#: The integration files (paths below tests/integration) that also run against versitygw
+#: (`-m strict_s3`): the engine over HTTP (single PUT, fast PUT, multipart, copy), S3
+#: staging, AWSService and the consumer's end-to-end contract. The rest (Kafka faults, ops
+#: tools, CLI) meet S3 the same way.
 STRICT_S3_FILES = frozenset(
     {
-        "test_engine_http.py",
-        "test_engine_fast_put_http.py",
-        "test_s3_strict.py",
-        "test_producer_staging_s3.py",
-        "test_aws_service_direct.py",
-        "test_consumer_contract.py",
+        "upload_engine/test_http.py",
+        "upload_engine/test_fast_put_http.py",
+        "upload_engine/test_s3_strict.py",
+        "producer_lib/test_staging_s3.py",
+        "producer_lib/test_aws_service_direct.py",
+        "consumer/test_contract.py",
     }
 )
 
@@ -119,7 +144,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if integration in item.path.parents:
             item.add_marker(pytest.mark.integration)
-            if item.path.name in STRICT_S3_FILES:
+            if item.path.relative_to(integration).as_posix() in STRICT_S3_FILES:
                 item.add_marker(pytest.mark.strict_s3)
 
 
@@ -154,20 +179,8 @@ def stack() -> Iterator[Stack]:
     `.broker` (the local `KafkaBroker`, or None). Prefer `kafka_topics` and `make_bucket`
     to the shared default topics and buckets, so tests do not see each other's data.
     """
-    started = Stack()
-    failure = None
-    try:
-        started.start()
-        started.provision()
-    except StackError as exc:
-        started.close()
-        failure = f"the local stack did not start: {exc}"
-    if failure is not None:  # outside `except`: the report shows the reason, not a chain
-        unavailable(failure)
-    try:
-        yield started
-    finally:
-        started.close()
+    with started(Stack(), "the local stack", Stack.provision) as running:
+        yield running
 
 
 @pytest.fixture
@@ -342,18 +355,8 @@ def clamd_session() -> Iterator[Any]:
     from upload_stream_cli.devstack.clamd import CLAMD_TEST_STREAM_MAX_BYTES, ClamdServer
 
     server = ClamdServer(clamd_databases(), stream_max_bytes=CLAMD_TEST_STREAM_MAX_BYTES)
-    failure = None
-    try:
-        server.start()
-    except StackError as exc:
-        server.close()
-        failure = f"clamd did not start: {exc}"
-    if failure is not None:
-        unavailable(failure)
-    try:
+    with started(server, "clamd"):
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 PNGs and PDFs come from the demo's own builders; JPEG, MP4, MOV, HEIC, ELF, PE, HTML and
 office files are the least bytes their format's signature needs (each is what libmagic
-says it is; tests/unit/test_engine_gate.py checks that too). The EICAR test file is
+says it is; tests/unit/upload_engine/test_gate.py checks that too). The EICAR test file is
 assembled at run time from two halves, so no scanner on a developer machine quarantines
 this source file.
 """

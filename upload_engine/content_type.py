@@ -5,8 +5,8 @@ read that already hashes the file. libmagic was chosen over puremagic and filety
 trying all three on the same samples (README, "The content gate"): it is the only one that
 names shell and other scripts, tells a plain ZIP from a .docx/.xlsx and knows HEIC and PE
 executables correctly; filetype knows no HTML or scripts at all, puremagic calls any ZIP a
-.docx and an ELF nothing. It costs 0.04-0.2 ms of CPU per file with the tests below skipped
-(`python -m bench.engine_bench --gate`), the price of its fuller magic database.
+.docx and an ELF nothing. Its fuller magic database costs more CPU per file, with the
+tests below skipped (figures: `python -m bench.engine_bench --gate`, the README's table).
 
 The rule (docs/contract/upload-events-v1.md, "The content gate"):
 
@@ -128,9 +128,10 @@ def contradicts(declared: str, detected: str, head: bytes) -> bool:
 
 
 # libmagic tests that name nothing the rule above looks at (compressed contents, tar, CSV,
-# JSON, troff-like text tokens, OS/2 apps, SIMH tapes): skipping them halves the cost on
-# bytes of no known type (0.62 -> 0.31 ms for 512 random bytes), which is every call's
-# worst case, and leaves every type the rule names detected as before (test_engine_gate).
+# JSON, troff-like text tokens, OS/2 apps, SIMH tapes): skipping them cuts the cost on
+# bytes of no known type (the README's content gate section), which is every call's
+# worst case, and leaves every type the rule names detected as before
+# (tests/unit/upload_engine/test_gate.py).
 # libmagic's magic.h values that python-magic does not name (libmagic 5.38+ / 5.40+).
 _NO_CHECK_CSV, _NO_CHECK_JSON, _NO_CHECK_SIMH = 0x0080000, 0x0400000, 0x0800000
 _SKIPPED_TESTS = (

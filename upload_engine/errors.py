@@ -7,6 +7,8 @@ for a per-file problem.
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas import FileFailure, FileFailureCode, UnknownFileFailureCode
 
 
@@ -18,6 +20,19 @@ class EngineError(Exception):
 
 class EngineClosedError(EngineError):
     """`upload` was called after `close`."""
+
+
+class StuckCallError(EngineError):
+    """A blocking call given to `upload_engine.offload.offload` did not return by its
+    deadline.
+
+    `pending` is the call still running in its OS thread (a gevent `AsyncResult`; None in
+    tests): whatever it blocks on must not be destroyed until that call returns.
+    """
+
+    def __init__(self, message: str, pending: Any = None) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 class FileError(EngineError):

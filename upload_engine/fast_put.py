@@ -1,9 +1,9 @@
-"""A lean signed PutObject for small single PUTs: ~0.5 ms of client CPU instead of ~1.3 ms.
+"""A lean signed PutObject for small single PUTs: a fraction of botocore's client CPU.
 
 Why: botocore's full pipeline (events, endpoint ruleset, validation, serializer, signer,
-HTTP session, parser) costs ~1.29 ms of CPU per 64 KiB PutObject, and the engine's
-greenlets share one core. At K=32 and 50 ms per round trip, 32 PUTs want ~41 ms of that
-core per 50 ms window: the CPU, not the network, set the pace (efficiency 0.66).
+HTTP session, parser) is most of a small PutObject's client CPU, and the engine's
+greenlets share one core. With many files in flight at a real round trip, that CPU, not
+the network, set the pace (the figures: `make bench`, the README's upload engine table).
 
 Only for the engine's own client, and only what botocore already decided is copied:
 
@@ -97,7 +97,7 @@ _LEARNING: ContextVar[_Learning | None] = ContextVar("upload_stream_fast_put", d
 @dataclass
 class _Request:
     """What `S3SigV4Auth` reads and writes of a request. AWSRequest's email-based headers
-    cost ~50 µs per PUT; urllib3's dict is case-insensitive too, and is sent as is."""
+    are costly to build per PUT; urllib3's dict is case-insensitive too, and is sent as is."""
 
     url: str
     headers: urllib3.HTTPHeaderDict
@@ -114,9 +114,9 @@ class _SignedHeaders(dict[str, str]):
 
 class _KnownPayloadAuth(S3SigV4Auth):
     """botocore's S3 signer (canonical request, string to sign, signature, header: all its
-    own), told the body's SHA-256 instead of hashing the body again (~0.1 ms per 64 KiB),
-    with its header selection in a plain dict (an HTTPHeaders built twice per signature
-    costs ~0.1 ms). Tests check every signature against an unmodified `S3SigV4Auth`."""
+    own), told the body's SHA-256 instead of hashing the body again, with its header
+    selection in a plain dict instead of an HTTPHeaders built twice per signature. Tests
+    check every signature against an unmodified `S3SigV4Auth`."""
 
     def payload(self, request: Any) -> str:
         return str(request.context["payload_sha256"])
@@ -294,7 +294,7 @@ class FastPut:
 
     def _success(self, status: int, headers: urllib3.HTTPHeaderDict) -> dict[str, Any]:
         """put_object's answer: its string header fields (ETag, VersionId, ChecksumSHA256,
-        ServerSideEncryption, ...), as botocore's parser reads them, ~70 µs cheaper."""
+        ServerSideEncryption, ...), as botocore's parser reads them, without its parser."""
         metadata: dict[str, Any] = {
             "HTTPStatusCode": status,
             "HTTPHeaders": {name.lower(): value for name, value in headers.items()},

@@ -37,12 +37,12 @@ import gevent  # noqa: E402
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
-from producer_lib.blocking import call_blocking  # noqa: E402
 from producer_lib.client import UploadClient  # noqa: E402
 from producer_lib.errors import ProducerLibError, ResultTimeout  # noqa: E402
 from producer_lib.s3_staging import S3Stager  # noqa: E402
 from producer_lib.settings import ProducerSettings  # noqa: E402
 from schemas import BlobRef, UploadResult, header  # noqa: E402
+from upload_engine.offload import offload  # noqa: E402
 from upload_stream_cli.demo_samples import Sample, corrupt_sample, kyc_batch  # noqa: E402
 from upload_stream_cli.demo_web import DemoSite  # noqa: E402
 from upload_stream_cli.devstack.errors import MissingToolError, StackError  # noqa: E402
@@ -259,15 +259,15 @@ class Demo:
             }
         )
         try:
-            call_blocking(_assign_at_end, reader, DLQ_TOPIC)
+            offload(_assign_at_end, reader, DLQ_TOPIC)
             producer = Producer({**bootstrap, "enable.idempotence": True})
             producer.produce(REQUESTS_TOPIC, key=key, value=b"\x00\xffnot an upload request{")
-            if call_blocking(producer.flush, 10.0):
+            if offload(producer.flush, 10.0):
                 raise DemoError(f"the broker did not acknowledge the event on {REQUESTS_TOPIC}")
             self.say(f"published an undecodable event (key {key.decode()}); waiting for the DLQ...")
             record = self._find(reader, lambda m: m.key() == key)
         finally:
-            call_blocking(reader.close)
+            offload(reader.close)
         headers = message_headers(record)
         self.say(
             f"dead-lettered on {DLQ_TOPIC}: dlq_reason_code={header(headers, 'dlq_reason_code')} "
@@ -278,7 +278,7 @@ class Demo:
     def _find(self, reader: Consumer, match: Callable[[Message], bool]) -> Message:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            for message in call_blocking(reader.consume, 100, 0.2):
+            for message in offload(reader.consume, 100, 0.2):
                 if message.error() is None and match(message):
                     return message
         raise DemoError(

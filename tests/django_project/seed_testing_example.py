@@ -1,6 +1,7 @@
 """The seed guide's Testing example exactly as written, but for the import path, run by
 Django's test runner in a process gevent has not patched (as `manage.py test` is); see
-tests/integration/test_seed_examples.py. Not collected by pytest (no `test_` prefix)."""
+tests/integration/producer_lib/test_seed_examples.py. Not collected by pytest (no `test_`
+prefix)."""
 
 from unittest.mock import patch, Mock
 from django.test import TestCase

@@ -29,7 +29,7 @@ import gevent
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from gevent.event import Event
 
-from consumer.kafka_io import offload
+from upload_engine.offload import offload
 
 if TYPE_CHECKING:
     from upload_engine import UploadEngine

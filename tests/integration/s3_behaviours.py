@@ -1,5 +1,6 @@
 """What an S3-compatible server checks and supports, measured with plain boto3 calls (no
-tests in here; `test_s3_strict.py` pins the answers of the stack's server).
+tests in here; `tests/integration/upload_engine/test_s3_strict.py` pins the answers of the
+stack's server).
 
 `python -m tests.integration.s3_behaviours NAME=URL ...` prints the table for any servers
 (fake credentials `test`/`test`, as the local servers use), e.g. for S3Proxy by hand.

@@ -24,7 +24,6 @@ from typing import Any
 import gevent
 from confluent_kafka import Producer
 
-from consumer.kafka_io import offload
 from tests.integration.consumer_helpers import (
     ConsumerProcess,
     Read,
@@ -32,6 +31,7 @@ from tests.integration.consumer_helpers import (
     encode,
     request,
 )
+from upload_engine.offload import offload
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

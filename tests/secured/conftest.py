@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unavailable, unique
+from tests.conftest import started, unique
 from upload_stream_cli.devstack.acls import ROLES, Names, Rule, role_rules
-from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, MotoS3Server, create_buckets
 from upload_stream_cli.devstack.secure_kafka import SecureKafkaBroker
 
@@ -41,33 +40,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def secure_broker() -> Iterator[SecureKafkaBroker]:
-    broker = SecureKafkaBroker()
-    failure = None
-    try:
-        broker.start()
-    except StackError as exc:
-        broker.close()
-        failure = f"the secured broker did not start: {exc}"
-    if failure is not None:
-        unavailable(failure)
-    try:
+    with started(SecureKafkaBroker(), "the secured broker") as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    server = MotoS3Server()
-    try:
-        server.start()
-    except StackError as exc:
-        server.close()
-        unavailable(f"moto did not start: {exc}")
-    try:
+    with started(MotoS3Server(), "moto") as server:
         yield server.endpoint
-    finally:
-        server.close()
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class Env:
             "retry_base_delay_s": 0.001,
             "retry_max_delay_s": 0.002,
             # Its destination HEAD would take failures these tests inject into the source's
-            # HEAD; test_engine_reuse.py turns it on.
+            # HEAD; tests/unit/upload_engine/test_reuse.py turns it on.
             "reuse_stored_objects": False,
         }
         values.update(overrides)

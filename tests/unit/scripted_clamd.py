@@ -2,7 +2,7 @@
 
 It speaks just enough of clamd(8): `zVERSION`, and `zINSTREAM` with length-prefixed chunks
 ended by a zero length, then answers what the test scripted (`reply(received) -> bytes`).
-The real clamd is in tests/integration/test_engine_clamd_http.py.
+The real clamd is in tests/integration/upload_engine/test_clamd_http.py.
 """
 
 from __future__ import annotations

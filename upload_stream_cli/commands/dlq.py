@@ -17,6 +17,7 @@ from consumer.settings import RequestLimits
 from kafka_config.connection import KafkaConnection
 from kafka_config.topics import DlqTopic
 from schemas import RequestErrorCode
+from upload_stream_cli.commands import add_command_with_actions
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from upload_stream_cli.ops.cli_args import add_filter_arguments, build_filter
 from upload_stream_cli.ops.dlq_reader import UNKNOWN_CODE, DlqRecord, read_dlq
@@ -36,13 +37,13 @@ DLQ_CODES = [c.value for c in RequestErrorCode] + [UNKNOWN_CODE]
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    actions = add_command_with_actions(
+        subparsers,
         "dlq",
         help="list and show dead-lettered events with their reasons",
         description="Inspect the dead-letter topic (UPLOAD_STREAM_DLQ_TOPIC). Reads it to "
         "its current end without a consumer group; nobody's offsets move.",
     )
-    actions = parser.add_subparsers(dest="dlq_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="one line per record, then counts by reason code")
     listing.add_argument("--counts", action="store_true", help="only the counts")
     listing.set_defaults(handler=_list)

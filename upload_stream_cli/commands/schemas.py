@@ -10,17 +10,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from upload_stream_cli.commands import add_command_with_actions
 from upload_stream_cli.errors import EXIT_OK, UsageError
 
 
 def register(subparsers: Any) -> None:
     """Add `schemas` and its `export` action."""
-    parser = subparsers.add_parser(
+    actions = add_command_with_actions(
+        subparsers,
         "schemas",
         help="write the JSON Schema files of the events",
         description="Work with the JSON Schema files of the upload events (contract v1).",
     )
-    actions = parser.add_subparsers(dest="schemas_action", metavar="ACTION", required=True)
     export = actions.add_parser(
         "export",
         help="write the JSON Schema files into DIR",

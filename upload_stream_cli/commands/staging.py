@@ -15,18 +15,19 @@ import re
 import sys
 from typing import Any
 
+from upload_stream_cli.commands import add_command_with_actions
 from upload_stream_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
 _AGE = re.compile(r"^\d{1,9}[smhdw]$")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    actions = add_command_with_actions(
+        subparsers,
         "staging",
         help="maintain the staging area (sweep)",
         description="Maintain the staging area that producers stage blobs into.",
     )
-    actions = parser.add_subparsers(dest="staging_action", metavar="ACTION", required=True)
     sweep = actions.add_parser(
         "sweep",
         help="delete staged blobs and abort multipart uploads older than a threshold",

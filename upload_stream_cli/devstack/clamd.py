@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -24,7 +23,7 @@ from typing import Self
 from upload_stream_cli.devstack.errors import MissingToolError, StackError
 from upload_stream_cli.devstack.lifecycle import ChildProcessService
 from upload_stream_cli.devstack.ports import LOOPBACK, free_port
-from upload_stream_cli.devstack.process import launch, make_workdir, stop_process, tail
+from upload_stream_cli.devstack.process import launch, make_workdir, tail
 
 CLAMD_CANDIDATES = ("clamd", "/usr/sbin/clamd")
 #: Room for a multipart file (the engine's threshold is at least 5 MiB) and small enough to
@@ -130,23 +129,8 @@ class ClamdServer(ChildProcessService):
             log=workdir / "clamd.out",
             cwd=workdir,
         )
-        self._wait_ready()
+        self._await_ready("clamd", self._pong, self.start_timeout, self.log_tail, interval=0.1)
         return self
-
-    def _wait_ready(self) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            status = self._proc.poll()
-            if status is not None:
-                self._proc = None
-                raise StackError(f"clamd exited with status {status}:\n{self.log_tail()}")
-            if self._pong():
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StackError(f"clamd did not answer within {self.start_timeout} s")
-            time.sleep(0.1)
 
     def _pong(self) -> bool:
         try:
@@ -163,14 +147,8 @@ class ClamdServer(ChildProcessService):
             return ""
         return tail(self._workdir / "clamd.out") + "\n" + tail(self._workdir / "clamd.log")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._proc is not None:
-            stop_process(self._proc, timeout=timeout)
-            self._proc = None
-
     def close(self) -> None:
-        self.stop()
-        for path in (self._scratch, self._workdir):
-            if path is not None:
-                shutil.rmtree(path, ignore_errors=True)
-        self._workdir = self._scratch = None
+        super().close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None

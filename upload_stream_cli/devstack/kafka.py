@@ -373,13 +373,6 @@ class KafkaBroker(ChildProcessService):
         self.stop()
         return self.start()
 
-    def close(self) -> None:
-        """Stop the broker and delete its work dir. Safe to call more than once."""
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
     def create_topics(self, names: Iterable[str], partitions: int = 3, **kwargs: Any) -> None:
         """`create_topics()` on this broker."""
         create_topics(self.admin_config(), names, partitions, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 
 LOOPBACK = "127.0.0.1"
@@ -36,3 +37,16 @@ def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def http_answers(port: int, path: str = "/", host: str = LOOPBACK) -> bool:
+    """True when an HTTP server on host:port answers `GET path`, whatever its status."""
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        conn.close()

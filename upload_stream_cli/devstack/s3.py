@@ -10,18 +10,16 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from upload_stream_cli.devstack.errors import StackError
 from upload_stream_cli.devstack.lifecycle import ChildProcessService
-from upload_stream_cli.devstack.ports import LOOPBACK
-from upload_stream_cli.devstack.process import launch, make_workdir, stop_process, tail
+from upload_stream_cli.devstack.ports import LOOPBACK, http_answers
+from upload_stream_cli.devstack.process import launch, make_workdir, tail
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -129,13 +127,52 @@ def staging_bucket_rules(
         )
 
 
-class MotoS3Server(ChildProcessService):
+class LocalS3Server(ChildProcessService):
+    """An S3 server of the local stack in a child process that dies with this one, on
+    `http://127.0.0.1:PORT`. `start()` = `launch()` + `wait_ready()`; the split lets the
+    stack start it and the broker side by side. `kind` names its log file and its errors."""
+
+    kind = "s3"
+    port = 0
+    start_timeout = 60.0
+
+    @property
+    def endpoint(self) -> str:
+        """`http://127.0.0.1:PORT`, valid once `wait_ready()` returned."""
+        if self.port == 0:
+            raise StackError(f"{self.kind} has no port yet: call start() first")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._workdir / f"{self.kind}.log" if self._workdir else None
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers HTTP."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it."""
+        raise NotImplementedError
+
+    def wait_ready(self) -> None:
+        """Wait until it answers HTTP; on failure stop it and raise `StackError`."""
+        raise NotImplementedError
+
+    def _log_tail(self) -> str:
+        path = self.log_path
+        return f"--- {path} ---\n{tail(path)}" if path else ""
+
+
+class MotoS3Server(LocalS3Server):
     """moto's S3 on `http://127.0.0.1:PORT`, in a child process that dies with this one.
 
-    `start()` = `launch()` + `wait_ready()`; the split lets the stack start moto and the
-    broker side by side. Port 0 lets the server bind a free port itself (no race) and report
-    it through a file.
+    Port 0 lets the server bind a free port itself (no race) and report it through a file.
     """
+
+    kind = "moto"
 
     def __init__(
         self, *, port: int = 0, start_timeout: float = 60.0, stop_timeout: float = 10.0
@@ -146,25 +183,7 @@ class MotoS3Server(ChildProcessService):
         self._workdir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def endpoint(self) -> str:
-        """`http://127.0.0.1:PORT`, valid once `wait_ready()` returned."""
-        if self.port == 0:
-            raise StackError("moto has no port yet: call start() first")
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def log_path(self) -> Path | None:
-        return self._workdir / "moto.log" if self._workdir else None
-
-    def start(self) -> Self:
-        """Start the server and wait until it answers HTTP."""
-        self.launch()
-        self.wait_ready()
-        return self
-
     def launch(self) -> None:
-        """Start the process without waiting for it."""
         if self.running:
             return
         self._workdir = make_workdir("moto")
@@ -178,40 +197,17 @@ class MotoS3Server(ChildProcessService):
         self._proc = launch(argv, log=self._workdir / "moto.log", env=env)
 
     def wait_ready(self) -> None:
-        """Wait for the bound port, then for an HTTP answer; on failure stop it and raise."""
-        assert self._proc is not None and self._workdir is not None
+        """Wait for the bound port, then for an HTTP answer."""
+        assert self._workdir is not None
         port_file = self._workdir / "port"
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            status = self._proc.poll()
-            if status is not None:
-                self._proc = None
-                raise StackError(
-                    f"the moto S3 server exited with status {status} during start-up\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
-                )
-            if port_file.is_file():
-                self.port = int(port_file.read_text(encoding="utf-8"))
-                if self._answers():
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StackError(
-                    f"the moto S3 server did not answer within {self.start_timeout} s\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'moto.log')}"
-                )
-            time.sleep(0.05)
 
-    def _answers(self) -> bool:
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
-        try:
-            conn.request("GET", "/moto-api/")
-            conn.getresponse().read()
-            return True
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        def answers() -> bool:
+            if not port_file.is_file():
+                return False
+            self.port = int(port_file.read_text(encoding="utf-8"))
+            return http_answers(self.port, "/moto-api/")
+
+        self._await_ready("the moto S3 server", answers, self.start_timeout, self._log_tail)
 
     def reset(self) -> None:
         """Drop every bucket and object (moto's /moto-api/reset)."""
@@ -221,16 +217,3 @@ class MotoS3Server(ChildProcessService):
             conn.getresponse().read()
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, SIGKILL after `stop_timeout`); safe to call twice."""
-        if self._proc is not None:
-            stop_process(self._proc, self.stop_timeout)
-            self._proc = None
-
-    def close(self) -> None:
-        """Stop the server and delete its work dir."""
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None

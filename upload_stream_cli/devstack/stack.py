@@ -27,6 +27,7 @@ from upload_stream_cli.devstack.kafka import KafkaBroker, create_topics
 from upload_stream_cli.devstack.lifecycle import Service
 from upload_stream_cli.devstack.s3 import (
     FAKE_AWS_ENV,
+    LocalS3Server,
     MotoS3Server,
     create_buckets,
     s3_client,
@@ -128,7 +129,7 @@ class Stack(Service):
         self._environ = os.environ if environ is None else environ
         self._use_docker = use_docker
         self.broker: KafkaBroker | None = None
-        self.s3_server: MotoS3Server | VersityGwServer | None = None
+        self.s3_server: LocalS3Server | None = None
         self.kafka_source: Source | None = None
         self.s3_source: Source | None = None
         self._container: Any = None
@@ -204,7 +205,7 @@ class Stack(Service):
             self.s3_server.wait_ready()
             self._endpoint, self.s3_source = self.s3_server.endpoint, "local"
 
-    def _local_s3_server(self, env_endpoint: str | None) -> MotoS3Server | VersityGwServer | None:
+    def _local_s3_server(self, env_endpoint: str | None) -> LocalS3Server | None:
         """The local S3 server to start, or None when AWS_ENDPOINT_URL names one."""
         name = self._environ.get(S3_SERVER_ENV, "").strip().lower()
         if name and name not in S3_SERVERS:

@@ -10,22 +10,18 @@ The root credentials go in through the environment, never argv (`ps` shows argv)
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Self
 
 from upload_stream_cli.devstack.errors import MissingToolError, StackError
 from upload_stream_cli.devstack.kafka import _file_lock, cache_dir
-from upload_stream_cli.devstack.lifecycle import ChildProcessService
-from upload_stream_cli.devstack.ports import LOOPBACK, free_port
-from upload_stream_cli.devstack.process import launch, make_workdir, run, stop_process, tail
-from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, REGION
+from upload_stream_cli.devstack.ports import LOOPBACK, free_port, http_answers
+from upload_stream_cli.devstack.process import launch, make_workdir, run, tail
+from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, REGION, LocalS3Server
 
 VERSITYGW_VERSION = "v1.8.0"
 VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
@@ -81,10 +77,12 @@ def ensure_versitygw(version: str = VERSITYGW_VERSION, root: Path | None = None)
     return target
 
 
-class VersityGwServer(ChildProcessService):
+class VersityGwServer(LocalS3Server):
     """versitygw on `http://127.0.0.1:PORT` with the fake credentials of `FAKE_AWS_ENV`
     (the same ones moto accepts, so clients need nothing else), in a child process that
     dies with this one. Buckets and objects live in its work dir, deleted by `close()`."""
+
+    kind = "versitygw"
 
     def __init__(self, *, start_timeout: float = 30.0, stop_timeout: float = 10.0) -> None:
         self.port = 0
@@ -93,21 +91,6 @@ class VersityGwServer(ChildProcessService):
         self._workdir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._binary: Path | None = None
-
-    @property
-    def endpoint(self) -> str:
-        if self.port == 0:
-            raise StackError("versitygw has no port yet: call start() first")
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def log_path(self) -> Path | None:
-        return self._workdir / "versitygw.log" if self._workdir else None
-
-    def start(self) -> Self:
-        self.launch()
-        self.wait_ready()
-        return self
 
     def launch(self) -> None:
         """Build (once) and start the process without waiting for it."""
@@ -152,48 +135,10 @@ class VersityGwServer(ChildProcessService):
                 self.launch()
 
     def _wait_once(self) -> None:
-        assert self._proc is not None and self._workdir is not None
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            status = self._proc.poll()
-            if status is not None:
-                self._proc = None
-                raise StackError(
-                    f"versitygw exited with status {status} during start-up\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'versitygw.log')}"
-                )
-            if self._answers():
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StackError(
-                    f"versitygw did not answer within {self.start_timeout} s\n"
-                    f"--- {self.log_path} ---\n{tail(self._workdir / 'versitygw.log')}"
-                )
-            time.sleep(0.05)
-
-    def _answers(self) -> bool:
         # Any HTTP answer will do: an unsigned request gets 403 AccessDenied.
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
-        try:
-            conn.request("GET", "/")
-            conn.getresponse().read()
-            return True
-        except OSError:
-            return False
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop_process(self._proc, self.stop_timeout)
-            self._proc = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        self._await_ready(
+            "versitygw", lambda: http_answers(self.port), self.start_timeout, self._log_tail
+        )
 
 
 def main() -> int:

@@ -133,4 +133,4 @@ def test_invalid_results_do_not_validate(change: dict[str, Any]) -> None:
 
 
 def test_bundled_dir_is_inside_the_package() -> None:
-    assert Path(__file__).parents[2] / "schemas" / "jsonschema" == BUNDLED_DIR
+    assert Path(__file__).parents[3] / "schemas" / "jsonschema" == BUNDLED_DIR

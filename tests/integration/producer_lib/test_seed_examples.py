@@ -174,7 +174,7 @@ def test_the_mode_variable_picks_the_transport(pipe: Pipeline) -> None:
 
 # --- the guide's Testing example, and concurrency where gevent has not patched sockets ---
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[3]
 
 
 def _unpatched_env(**extra: str) -> dict[str, str]:

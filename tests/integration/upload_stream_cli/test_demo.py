@@ -6,9 +6,8 @@ import re
 import subprocess
 import sys
 
+from tests.integration.consumer_helpers import REPO
 from upload_stream_cli.devstack.stack import Stack
-
-from .consumer_helpers import REPO
 
 GOOD = ("passport", "id_card_front", "id_card_back", "selfie", "utility_bill")
 

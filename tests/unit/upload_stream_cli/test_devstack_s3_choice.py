@@ -1,5 +1,6 @@
 """Which local S3 server the stack starts (`UPLOAD_STREAM_S3_SERVER`), and the versitygw
-build cache. No server is started here (tests/integration/test_versitygw_server.py does)."""
+build cache. No server is started here
+(tests/integration/upload_stream_cli/test_versitygw_server.py does)."""
 
 from __future__ import annotations
 

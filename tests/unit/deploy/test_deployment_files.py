@@ -15,7 +15,7 @@ from consumer.settings import ConsumerSettings
 from kafka_config.connection import KafkaConnection
 from upload_engine.settings import EngineSettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _compose() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from consumer.dispatch import Dispatcher
 from consumer.ledger import Ledger
 from consumer.metrics import Metrics
 from consumer.timeline import HEADER, Cpu, Timeline
-from tests.unit.test_consumer_dispatch import POLICY, FakeEngine, _request, _source
+from tests.unit.consumer.test_dispatch import POLICY, FakeEngine, _request, _source
 
 
 class FakeMessage:

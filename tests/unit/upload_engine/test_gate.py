@@ -1,5 +1,5 @@
 """The content gate inside the engine: the type rule, and clamd's answers (a scripted clamd
-on a unix socket; the real one is in tests/integration/test_engine_clamd_http.py)."""
+on a unix socket; the real one is in tests/integration/upload_engine/test_clamd_http.py)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ from upload_stream_cli.devstack.stack import (
     Stack,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXPORT_KAFKA = re.compile(r"export KAFKA_BOOTSTRAP_SERVERS=127\.0\.0\.1:(\d+)")
 EXPORT_S3 = re.compile(r"export AWS_ENDPOINT_URL=http://127\.0\.0\.1:(\d+)")
 

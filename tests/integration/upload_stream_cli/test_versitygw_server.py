@@ -10,27 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unavailable
-from upload_stream_cli.devstack.errors import StackError
+from tests.conftest import started
 from upload_stream_cli.devstack.s3 import FAKE_AWS_ENV, s3_client
 from upload_stream_cli.devstack.versitygw import VersityGwServer
 
 
 @pytest.fixture
 def server() -> Iterator[VersityGwServer]:
-    started = VersityGwServer()
-    failure = None
-    try:
-        started.start()
-    except StackError as exc:
-        started.close()
-        failure = f"versitygw did not start: {exc}"
-    if failure is not None:
-        unavailable(failure)
-    try:
-        yield started
-    finally:
-        started.close()
+    with started(VersityGwServer(), "versitygw") as server:
+        yield server
 
 
 def test_it_serves_s3_with_the_fake_credentials(server: VersityGwServer) -> None:

@@ -21,8 +21,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from consumer.kafka_io import offload
 from tests.integration.consumer_helpers import Reader, encode, publish, request
+from upload_engine.offload import offload
 from upload_stream_cli.main import run
 
 HeaderList = list[tuple[str, bytes | None]]

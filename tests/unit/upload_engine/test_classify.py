@@ -232,9 +232,10 @@ def test_file_errors_keep_their_code() -> None:
 def test_every_code_is_reachable_from_the_table() -> None:
     reached = {expected for _, _, expected in S3_CASES} | {e for _, e in BOTO}
     reached |= {e for _, e in OS_SOURCE}
-    # Verifier and policy checks raise these three directly (tested in test_engine_codes).
+    # Verifier and policy checks raise these three directly (tested in upload_engine/test_codes.py).
     reached |= {C.SIZE_MISMATCH, C.CONTENT_TYPE_NOT_ALLOWED}
-    # The content gate raises these (tested in test_engine_gate and test_engine_clamd_http).
+    # The content gate raises these (tested in upload_engine/test_gate.py, and
+    # tests/integration/upload_engine/test_clamd_http.py).
     reached |= {C.CONTENT_TYPE_MISMATCH, C.MALWARE_DETECTED, C.SCAN_FAILED}
     assert reached == set(C)
 
