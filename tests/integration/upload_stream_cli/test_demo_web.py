@@ -17,10 +17,9 @@ from typing import Any
 
 import requests
 
+from tests.integration.consumer_helpers import REPO
 from upload_stream_cli.demo_samples import pdf
 from upload_stream_cli.devstack.stack import Stack
-
-from .consumer_helpers import REPO
 
 URL = re.compile(r"upload page: (http://127\.0\.0\.1:\d+/uploads/)")
 
