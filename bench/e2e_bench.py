@@ -48,6 +48,8 @@ from confluent_kafka import Consumer  # noqa: E402
 from gevent.event import Event  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
+from upload_stream_cli.demo_samples import pdf  # noqa: E402
+
 REQUESTS = 400
 SOLO_REQUESTS = 40  # one at a time: latency without queueing
 WARMUP = 16
@@ -114,8 +116,12 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 
 
 def payload(request: int, index: int, size: int) -> bytes:
+    """A PDF, as declared when staged: a real document's head (so the type check costs what
+    it costs on a PDF, not on text, where libmagic runs its regular expressions), then
+    bytes unique to the file."""
     seed = f"{request}:{index}:".encode()
-    return (seed * (size // len(seed) + 1))[:size]
+    head = pdf("SPECIMEN", ["bench"])
+    return (head + seed * (size // len(seed) + 1))[:size]
 
 
 def stage_all(stager: Any, count: int) -> list[dict[str, Any]]:
