@@ -8,19 +8,19 @@ Run by bench/engine_bench.py beside the engine and the s3transfer peer.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import time
 
 from gevent import monkey
 
+from bench.payloads import documents, named
 from producer_lib import AWSService
 from upload_engine.settings import EngineSettings
 
 
 def run(service: AWSService, bucket: str, payloads: list[bytes], k: int) -> dict[str, float]:
-    files = {f"f{i}": io.BytesIO(data) for i, data in enumerate(payloads)}
+    files = named(payloads)
     cpu = time.process_time()
     started = time.perf_counter()
     urls = service.upload_files_concurrently(
@@ -45,7 +45,7 @@ def main() -> None:
     os.environ["AWS_ENDPOINT_URL"] = args.endpoint
     settings = EngineSettings(max_concurrency=64, staging_allowlist=[], s3_addressing_style="path")
     service = AWSService(args.bucket, settings=settings)
-    payloads = [i.to_bytes(4, "big") * (args.size // 4) for i in range(args.n)]
+    payloads = documents(args.n, args.size)
     run(service, args.bucket, payloads[:64], 64)  # warm-up: connections, the lean PUT learned
     results = {k: run(service, args.bucket, payloads, k) for k in map(int, args.ks.split(","))}
     print(json.dumps(results))

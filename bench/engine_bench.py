@@ -1,8 +1,9 @@
 """The upload engine, the seed's `AWSService` on top of it, a plain loop and boto3's
 thread-based transfer manager.
 
-N files of 64 KiB through an S3 endpoint that adds L seconds to every request (a
-keep-alive moto in its own process, see latency_s3.py), at concurrency K. Ideal time is
+N files of 64 KiB (bench/payloads.py: PDFs, declared as such) through an S3 endpoint that
+adds L seconds to every request (a keep-alive moto in its own process, see latency_s3.py),
+at concurrency K. Ideal time is
 ceil(N/K) * L: one round trip per small file. Also: the seed guide's table with real
 numbers, and the peak RSS of one 1 GiB upload. Not part of `make test`.
 
@@ -44,6 +45,7 @@ import boto3  # noqa: E402
 import urllib3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from bench.payloads import DOCUMENT_TYPE, documents, named  # noqa: E402
 from producer_lib import AWSService  # noqa: E402
 from upload_engine import LocalBlob, UploadEngine, UploadJob  # noqa: E402
 from upload_engine.settings import EngineSettings  # noqa: E402
@@ -91,10 +93,6 @@ def latency_server(latency: float) -> Iterator[Server]:
         proc.wait(timeout=10)
 
 
-def payloads(n: int) -> list[bytes]:
-    return [i.to_bytes(4, "big") * (SIZE // 4) for i in range(n)]
-
-
 @dataclass(frozen=True)
 class Run:
     seconds: float
@@ -104,8 +102,7 @@ class Run:
 
 def engine_run(engine: UploadEngine, server: Server, data: list[bytes], k: int, tag: str) -> Run:
     files: dict[str, Any] = {
-        f"f{i}": LocalBlob(io.BytesIO(blob), "application/octet-stream")
-        for i, blob in enumerate(data)
+        f"f{i}": LocalBlob(io.BytesIO(blob), DOCUMENT_TYPE) for i, blob in enumerate(data)
     }
     job = UploadJob(
         request_id=tag, user_id="1", file_category=tag, bucket=BUCKET, files=files, max_workers=k
@@ -123,7 +120,7 @@ def engine_run(engine: UploadEngine, server: Server, data: list[bytes], k: int, 
 
 
 def aws_service_run(service: AWSService, server: Server, data: list[bytes], k: int) -> Run:
-    files = {f"f{i}": io.BytesIO(blob) for i, blob in enumerate(data)}
+    files = named(data)
     server_cpu = server.cpu_s()
     cpu = time.process_time()
     started = time.perf_counter()
@@ -257,7 +254,7 @@ def main() -> None:
             max_concurrency=64, staging_allowlist=[], s3_addressing_style="path"
         )
         engine = UploadEngine(settings)
-        data = payloads(N)
+        data = documents(N, SIZE)
         engine_time(engine, server, data[:64], 64, "warmup")
 
         floor = round_trip_floor(server)

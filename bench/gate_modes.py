@@ -1,9 +1,9 @@
 """The content gate's cost in the engine: gate off, type check only, clamd scanning.
 
-Used by `python -m bench.engine_bench --gate`. Small real-typed files (a PDF padded to
-SIZE bytes, declared `application/pdf`) as one-file jobs, `CLIENTS` at a time in a closed
-loop, through the benchmark's S3 endpoint (the discarding `sink` bucket) at the given
-latency. Each mode gets its own engine; the modes take turns, `repeat` rounds, so drift
+Used by `python -m bench.engine_bench --gate`. Small real-typed files (bench/payloads.py:
+a PDF padded to SIZE bytes, declared `application/pdf`) as one-file jobs, `CLIENTS` at a
+time in a closed loop, through the benchmark's S3 endpoint (the discarding `sink` bucket)
+at the given latency. Each mode gets its own engine; the modes take turns, `repeat` rounds, so drift
 on a shared machine hits them alike, and each mode is compared with "gate off" of the same
 round (the median of those ratios is printed). Per file: latency from `upload` to its
 outcome; CPU per file of this process and of clamd.
@@ -25,9 +25,9 @@ from typing import Any
 
 import gevent
 
+from bench.payloads import DOCUMENT_TYPE, documents
 from upload_engine import LocalBlob, UploadEngine, UploadJob
 from upload_engine.settings import EngineSettings
-from upload_stream_cli.demo_samples import pdf
 from upload_stream_cli.devstack.clamd import ClamdServer
 
 SIZE = 64 * 1024
@@ -53,11 +53,6 @@ def process_cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def documents(n: int) -> list[bytes]:
-    head = pdf("SPECIMEN", ["bench"])
-    return [head + i.to_bytes(4, "big") * ((SIZE - len(head)) // 4) for i in range(n)]
-
-
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * pct // 100))
@@ -74,7 +69,7 @@ def one_round(
         for i, blob in queue:
             job = UploadJob(
                 request_id=f"{tag}-{i}", user_id="1", file_category="gate", bucket=bucket,
-                files={"doc": LocalBlob(io.BytesIO(blob), "application/pdf")}, max_workers=1,
+                files={"doc": LocalBlob(io.BytesIO(blob), DOCUMENT_TYPE)}, max_workers=1,
             )  # fmt: skip
             started = time.perf_counter()
             outcome = engine.upload(job)
@@ -99,7 +94,7 @@ def run_modes(
     make_settings: Callable[..., EngineSettings], bucket: str, repeat: int
 ) -> dict[str, list[Sample]]:
     """{mode: [Sample per round]}."""
-    data = documents(FILES)
+    data = documents(FILES, SIZE)
     samples: dict[str, list[Sample]] = {mode: [] for mode in MODES}
     marker = "Bench.Marker:0:*:" + b"never-in-a-document".hex() + "\n"
     with ClamdServer({"bench.ndb": marker}, stream_max_bytes=64 * 1024 * 1024) as clamd:

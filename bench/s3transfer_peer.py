@@ -21,6 +21,7 @@ import time
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
+from bench.payloads import documents
 from upload_engine.s3_client import make_s3_client
 from upload_engine.settings import EngineSettings
 
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=256)
     parser.add_argument("--size", type=int, default=64 * 1024)
     args = parser.parse_args()
-    payloads = [i.to_bytes(4, "big") * (args.size // 4) for i in range(args.n)]
+    payloads = documents(args.n, args.size)
     results = {
         k: run(args.endpoint, args.bucket, payloads, k) for k in map(int, args.ks.split(","))
     }
