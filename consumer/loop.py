@@ -80,6 +80,7 @@ class ConsumerLoop:
             interval_s=settings.checkpoint_interval_s,
             retry_timeout_s=settings.txn_retry_timeout_s,
             call_timeout_s=settings.txn_call_timeout_s,
+            on_committed=self._wake.set,
         )
         self._dispatcher = Dispatcher(
             policy=policy,
@@ -129,7 +130,7 @@ class ConsumerLoop:
         self._checkpoint.publish()
         self._partitions.apply_backpressure(full=self._draining or self._slots.free == 0)
         if self._checkpoint.due():
-            self._checkpoint.commit()
+            self._checkpoint.commit_soon()
         self._metrics.in_flight.set(self._slots.used)
         if not messages:
             if self._holds_nothing():
@@ -146,6 +147,7 @@ class ConsumerLoop:
             not self._draining
             and self._fatal is None
             and not self._ledger.pending()
+            and not self._checkpoint.busy
             and not self._partitions.backlog
             and not len(self._io.producer)
         )
