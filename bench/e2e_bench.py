@@ -6,7 +6,15 @@ then for each (consumers, guarantee) runs fresh topics and a fresh group of `upl
 consume` subprocesses and drives them in a closed loop: W clients, each publishing one
 request (RequestPublisher) and waiting until a read_committed reader sees its result.
 Latency = publish call -> result seen. The baseline is `UploadEngine.upload` in this process
-on the same staged files (same W, same max_workers): what the Kafka path adds on top.
+on the same staged files (same W, same max_workers): what the Kafka path adds on top. Every
+result must be `succeeded` (a failure is fast, and would flatter a row); the consumers keep
+the staged blobs, which every run shares.
+
+The engine row stays in this process rather than one of its own: while it runs, this
+process holds only the engine and the W client greenlets (the publisher and the reader
+exist only during the Kafka rows; the broker and moto are processes of their own), which is
+what a consumer process holds too, its engine and its loop. A subprocess would need the
+clients beside it, so it would be this same process again, started differently.
 
 `python -m bench.e2e_bench --gate` runs instead 1 consumer (exactly_once) three times on the
 same staged files: content gate off, type check only, and clamd scanning (a clamd started
@@ -288,6 +296,7 @@ class ResultWatcher:
         self.seen: dict[str, float] = {}
         self.stamps: dict[str, dict[str, float]] = {}
         self.count = 0
+        self.not_succeeded: dict[str, str] = {}  # request_id -> status
         self._stop = False
         self._greenlet = gevent.spawn(self._run)
 
@@ -310,6 +319,8 @@ class ResultWatcher:
                 value = json.loads(message.value() or b"{}")
                 request_id = value.get("request_id")
                 self.count += 1
+                if value.get("status") != "succeeded":
+                    self.not_succeeded[request_id] = str(value.get("status"))
                 self.seen.setdefault(request_id, now)
                 self.stamps.setdefault(request_id, result_stamps(message, value, wall))
                 event = self.waiting.pop(request_id, None)
@@ -385,6 +396,9 @@ def run_kafka(
         "UPLOAD_STREAM_STATS_INTERVAL_MS": "0",
         "UPLOAD_STREAM_SESSION_TIMEOUT_MS": "6000",
         "UPLOAD_STREAM_TIMELINE": "1",
+        # Every run uploads the same staged blobs: deleting them after the first run's
+        # commit would turn later runs into HEADs of absent keys (source_not_found).
+        "UPLOAD_STREAM_DELETE_STAGED_AFTER_COMMIT": "false",
         **extra,
     }
     logs = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
@@ -414,6 +428,9 @@ def run_kafka(
             published[request.request_id] = {"publish": wall, "acked": time.time()}
             if not done.wait(60):
                 raise RuntimeError(f"no result for {request.request_id} within 60 s")
+            status = watcher.not_succeeded.get(request.request_id)
+            if status is not None:  # a failure's speed is not the upload path's
+                raise RuntimeError(f"request {request.request_id}: {status}")
             return watcher.seen[request.request_id] - started
 
         category = f"bench_{tag.rsplit('-', maxsplit=1)[0]}"

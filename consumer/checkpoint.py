@@ -3,8 +3,14 @@
 It collects each finished record's outputs (its result, its dead letter), produces them,
 and commits offsets. A checkpoint covers, per partition, the leading run of finished
 records in the ledger (requests finish out of order; an offset commit must not skip an
-unfinished one). The loop only says when: `publish` each step, `commit` when `due`, and
-`commit(final=True)` on revoke and at shutdown.
+unfinished one). The loop only says when: `publish` each step, `commit_soon` when `due`,
+and `commit(final=True)` on revoke and at shutdown.
+
+exactly_once runs the transaction of `commit_soon` on a greenlet of its own, at most one at
+a time: while it waits on the broker (send offsets, commit: tens of ms under load), the
+loop keeps fetching and dispatching, and what finishes meanwhile joins the next
+transaction. A synchronous `commit` (final) first waits for it; its error is raised on the
+loop by the next `commit_soon` or `commit`.
 
 exactly_once, one Kafka transaction per checkpoint (`_transaction`):
   1. pick the leading DONE records of each partition;
@@ -50,9 +56,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 
+import gevent
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from consumer.deliveries import Deliveries
@@ -94,6 +101,7 @@ class Checkpoint:
         call_timeout_s: float = 30.0,
         stuck_after_s: float | None = None,
         flush_timeout_s: float = _FLUSH_TIMEOUT_S,
+        on_committed: Callable[[], None] | None = None,
     ) -> None:
         self._io = io
         self._ledger = ledger
@@ -119,6 +127,9 @@ class Checkpoint:
         self._failed_at: float | None = None  # a failure not followed by a commit yet
         self._retries_seen = 0
         self._busy_at = _now()  # the last time anything waited to be committed
+        self._on_committed = on_committed  # wakes the loop when a background one ends
+        self._running: gevent.Greenlet[None] | None = None  # exactly_once, commit_soon
+        self._failed: Exception | None = None  # its error, raised on the loop
 
     def start(self) -> None:
         """exactly_once: make the producer transactional (fencing an older instance)."""
@@ -134,7 +145,9 @@ class Checkpoint:
             self._deliveries.add(record)
 
     def publish(self) -> None:
-        """at_least_once: produce every output collected or failed since the last call."""
+        """at_least_once: produce every output collected or failed since the last call.
+        exactly_once: raise the error the background transaction ended with, if any."""
+        self._raise_failed()
         if not self._eos:
             self._deliveries.produce()
 
@@ -154,12 +167,52 @@ class Checkpoint:
         clock restarts only when something was committed."""
         return not self._ledger.in_flight() or _now() - self._last >= self._interval_s
 
+    @property
+    def busy(self) -> bool:
+        """A background transaction is running."""
+        return self._running is not None
+
+    def commit_soon(self) -> None:
+        """What the loop calls when `due`. exactly_once: start the transaction on its own
+        greenlet unless one is running. at_least_once: `commit` (it never waits)."""
+        self._raise_failed()
+        if not self._eos:
+            self.commit()
+        elif self._running is None and self._ledger.ready(State.DONE):
+            self._running = gevent.spawn(self._in_background)
+
+    def _in_background(self) -> None:
+        try:
+            self.commit()  # the attribute: a wrapper (consumer.timeline) sees it
+        except Exception as exc:  # raised on the loop, which owns the handles' fate
+            self._failed = exc
+        finally:
+            self._running = None
+            if self._on_committed is not None:
+                self._on_committed()
+
+    def _raise_failed(self) -> None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+
+    def _settle(self, timeout_s: float | None = None) -> bool:
+        """Wait for a background transaction (not from inside it); False if still running."""
+        running = self._running
+        if running is not None and running is not gevent.getcurrent():
+            running.join(timeout_s)
+            return bool(running.ready())
+        return True
+
     def commit(self, tps: Iterable[PartitionKey] | None = None, *, final: bool = False) -> int:
         """Commit what is ready; returns the records committed. at_least_once: of `tps`
         (default all partitions); `final` (revoke, shutdown) first waits for outstanding
         acknowledgements and commits synchronously. exactly_once: one transaction takes
-        the ready records of every partition, the revoked ones among them."""
+        the ready records of every partition, the revoked ones among them, after the
+        background one (if any) has ended."""
         if self._eos:
+            self._settle()
+            self._raise_failed()
             committed = self._transaction(self._ledger.ready(State.DONE))
         else:
             if final:
@@ -191,6 +244,10 @@ class Checkpoint:
         close() could wait for good)."""
         if not self._eos:
             self._io.flush(self._flush_timeout_s)
+        elif not self._settle(self._txn.stuck_after_s):
+            # Closing a handle under a running call is a use-after-free; the process exits.
+            log.warning("a transaction is still running at close: the producer is left open")
+            return
         offload(self._io.producer.close, deadline_s=_CLOSE_DEADLINE_S, stuck_error=StuckCallError)
 
     # at_least_once
@@ -305,6 +362,9 @@ class Checkpoint:
         self._metrics.transaction("producer_replaced")
         uncommitted = self._ledger.drop(self._ledger.partitions())
         committed = self._txn.committed(uncommitted)
+        # The loop may have dispatched more of them while we waited: dropped too, since
+        # the rewind refetches them.
+        self._ledger.drop(uncommitted)
         # No committed offset yet: the first uncommitted record is where the group starts.
         self._partitions.rewind({tp: committed.get(tp, first) for tp, first in uncommitted.items()})
 

@@ -6,7 +6,8 @@ Kafka. librdkafka calls that can block run in gevent's threadpool
 (`upload_engine.offload.offload`), and polling is `consume(timeout=0)` + a short gevent
 sleep, so the hub is never frozen (a blocking `poll(1.0)` on the hub would stall every
 greenlet for as long). Callbacks (rebalance, delivery reports, stats) therefore run on the
-hub, where they may touch the ledger without locks (none of them yields).
+hub, where they may touch the ledger without locks (none of them yields); the one exception
+is an idle consumer's `wait_for_messages`.
 """
 
 from __future__ import annotations
@@ -235,7 +236,23 @@ class KafkaIO:
         """Up to `max_messages` already-fetched messages; never waits (rebalance callbacks
         run in here). With everything paused it still serves the group protocol. An error
         no retry fixes (a missing group or topic ACL) raises `FatalKafkaError`."""
-        messages = list(self.consumer.consume(num_messages=max(1, max_messages), timeout=0))
+        return self._checked(self.consumer.consume(num_messages=max(1, max_messages), timeout=0))
+
+    def wait_for_messages(self, max_messages: int, timeout_s: float) -> list[Message]:
+        """`fetch`, but waiting up to `timeout_s` for the first message, in the threadpool:
+        `poll` returns as soon as one arrives (`consume(n, timeout)` would wait for n), so
+        an idle consumer sees a request at once instead of at its next poll; the rest come
+        from `fetch`. The consumer's callbacks (rebalance, errors, log lines) then run in
+        that OS thread, not on the hub: only for a caller with nothing held that such a
+        callback would have to wait for or commit (`ConsumerLoop._idle_wait`)."""
+        first = offload(self.consumer.poll, timeout_s)
+        if first is None:
+            return self._checked([])
+        rest = self.fetch(max_messages - 1) if max_messages > 1 else []
+        return [*self._checked([first]), *rest]
+
+    def _checked(self, consumed: list[Message]) -> list[Message]:
+        messages = list(consumed)
         for message in messages:
             err = message.error()
             if err is not None and err.code() != KafkaError._PARTITION_EOF:

@@ -88,9 +88,12 @@ class Ledger:
 
     def release(self, records: Iterable[Record]) -> dict[PartitionKey, int]:
         """Forget committed records, running their `on_commit`; returns the commit offset
-        (last + 1) per partition."""
+        (last + 1) per partition. Records dropped meanwhile (their partition lost while a
+        transaction ran) are skipped: they were forgotten already."""
         offsets: dict[PartitionKey, int] = {}
         for record in records:
+            if record.dropped:
+                continue
             part = self._parts.get(record.tp)
             if not part or part[0] is not record:
                 raise ValueError(f"{record.tp}@{record.offset} is not at the head of its ledger")

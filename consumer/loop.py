@@ -5,7 +5,12 @@ rebalance callbacks run in there, on this greenlet), dispatch them while request
 free, let the checkpoint publish what finished, pause or resume partitions, and ask for a
 checkpoint when one is due. Upload greenlets only hand their outputs to the checkpoint;
 nothing but this greenlet calls librdkafka on the hub, and blocking calls go to the
-threadpool. What is held per partition lives in `Partitions`; outputs, deliveries,
+threadpool. Between steps with nothing fetched: while anything is held (in flight, not yet
+committed or acknowledged), wait `poll_idle_s` or until an upload finishes; with nothing
+held, wait for the next message itself (`KafkaIO.wait_for_messages`, in the threadpool), so
+a request arriving at an idle consumer is taken as soon as librdkafka has it rather than at
+the next poll. A rebalance callback can then run in that thread; with nothing held it only
+updates `Partitions`. What is held per partition lives in `Partitions`; outputs, deliveries,
 transactions and offsets in `Checkpoint`.
 
 Rebalances (cooperative-sticky): on assign, note the partitions (pauses are re-applied on
@@ -38,6 +43,9 @@ from consumer.timeline import Timeline
 from schemas import BlobRef
 
 log = logging.getLogger(__name__)
+
+#: Longest idle wait for a message: how late a stop (SIGTERM) may be noticed when idle.
+IDLE_WAIT_S = 0.1
 
 
 def _keys(partitions: Iterable[Any]) -> set[PartitionKey]:
@@ -72,6 +80,7 @@ class ConsumerLoop:
             interval_s=settings.checkpoint_interval_s,
             retry_timeout_s=settings.txn_retry_timeout_s,
             call_timeout_s=settings.txn_call_timeout_s,
+            on_committed=self._wake.set,
         )
         self._dispatcher = Dispatcher(
             policy=policy,
@@ -89,6 +98,7 @@ class ConsumerLoop:
         self._closing = False
         self._fatal: Exception | None = None
         self._producer_ready = False
+        self._idle_waiting = False  # in wait_for_messages: callbacks run in its thread
 
     @property
     def ready(self) -> bool:
@@ -125,11 +135,38 @@ class ConsumerLoop:
         self._checkpoint.publish()
         self._partitions.apply_backpressure(full=self._draining or self._slots.free == 0)
         if self._checkpoint.due():
-            self._checkpoint.commit()
+            self._checkpoint.commit_soon()
         self._metrics.in_flight.set(self._slots.used)
         if not messages:
-            self._wake.wait(self._settings.poll_idle_s)
-            self._wake.clear()
+            if self._holds_nothing():
+                self._idle_wait()
+            else:
+                self._wake.wait(self._settings.poll_idle_s)
+                self._wake.clear()
+
+    def _holds_nothing(self) -> bool:
+        """No record in the ledger (so nothing in flight, to commit or to acknowledge),
+        nothing waiting to be dispatched or delivered: no callback would have anything to
+        wait for or commit."""
+        return (
+            not self._draining
+            and self._fatal is None
+            and not self._ledger.pending()
+            and not self._checkpoint.busy
+            and not self._partitions.backlog
+            and not len(self._io.producer)
+        )
+
+    def _idle_wait(self) -> None:
+        """Wait for the next message in the threadpool; the next step dispatches it."""
+        self._idle_waiting = True
+        try:
+            messages = self._io.wait_for_messages(self._slots.free, IDLE_WAIT_S)
+        finally:
+            self._idle_waiting = False
+        if self._fatal is not None:
+            raise self._fatal
+        self._partitions.accept(messages)
 
     def drain(self, timeout_s: float) -> None:
         """Stop dispatching, let in-flight uploads finish within `timeout_s`, commit."""
@@ -161,7 +198,8 @@ class ConsumerLoop:
             record = self._ledger.track(message.topic, message.partition, message.offset)
             self._dispatcher.dispatch(record, message)
 
-    # Rebalance callbacks: called on this greenlet from inside `fetch`.
+    # Rebalance callbacks: called on this greenlet from inside `fetch`, or in the threadpool
+    # from inside `wait_for_messages`, which is only entered holding nothing.
 
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
         tps = _keys(partitions)
@@ -171,7 +209,7 @@ class ConsumerLoop:
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
         tps = _keys(partitions)
         log.info("revoked %s", sorted(tps))
-        if not self._closing and self._fatal is None:
+        if not self._closing and self._fatal is None and not self._idle_waiting:
             deadline = time.monotonic() + self._settings.revoke_timeout_s
             while self._ledger.in_flight(tps) and time.monotonic() < deadline:
                 gevent.sleep(self._settings.poll_idle_s)

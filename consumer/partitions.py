@@ -58,6 +58,11 @@ class Partitions:
     def held(self) -> bool:
         return bool(self._assigned)
 
+    @property
+    def backlog(self) -> int:
+        """Messages fetched but not dispatched yet."""
+        return len(self._backlog)
+
     def assign(self, tps: set[PartitionKey]) -> None:
         """Newly assigned (cooperative: added to what is held); pauses are re-applied by
         the next `apply_backpressure`."""

@@ -124,7 +124,10 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         default=0.01,
         gt=0,
         le=1,
-        description="Sleep between non-blocking polls when idle (the hub never blocks).",
+        description="Sleep between non-blocking polls while requests are held (in flight, "
+        "not yet committed); with none held the consumer waits for the next record in a "
+        "threadpool thread instead, so an idle consumer takes a request as soon as it arrives "
+        "(the hub never blocks).",
     )
     linger_ms: int = Field(
         default=0,

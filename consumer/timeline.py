@@ -142,13 +142,17 @@ class Timeline:
 
     def instrument(self, io: object, checkpoint: object) -> None:
         """Wrap the instances' methods (nothing when off): `KafkaIO`'s on-hub calls run in
-        a `kafka` section and `fetch` stamps what it returns; `Checkpoint.commit` is timed."""
+        a `kafka` section, `fetch` and `wait_for_messages` stamp what they return;
+        `Checkpoint.commit` is timed."""
         if not self.enabled:
             return
         for name in _ON_HUB_CALLS:
             setattr(io, name, self._in_section(getattr(io, name), Cpu.KAFKA))
-        fetch = getattr(io, "fetch")  # noqa: B009  (already wrapped above)
-        setattr(io, "fetch", lambda *a, **k: self.fetched(fetch(*a, **k)))  # noqa: B010
+        # Both ways messages reach the loop are stamped; an idle wait runs in the threadpool
+        # (its CPU is kafka_threads), so it gets no section.
+        for name in ("fetch", "wait_for_messages"):
+            take = getattr(io, name)
+            setattr(io, name, lambda *a, _take=take, **k: self.fetched(_take(*a, **k)))
         commit = getattr(checkpoint, "commit")  # noqa: B009
 
         def timed_commit(*args: Any, **kwargs: Any) -> Any:

@@ -113,6 +113,8 @@ class ScriptedIO:
         self.answers: deque[tuple[Any, KafkaError | None]] = deque()
         self.delivered: list[Output] = []
         self.committed: list[dict[PartitionKey, int]] = []
+        self.waits: list[float] = []  # timeouts of the idle waits
+        self.during_wait: list[Any] = []  # run inside the next idle wait (callbacks)
 
     # The script.
 
@@ -141,6 +143,13 @@ class ScriptedIO:
     def fetch(self, max_messages: int) -> list[FakeMessage]:
         taken, self.to_fetch = self.to_fetch[:max_messages], self.to_fetch[max_messages:]
         return taken
+
+    def wait_for_messages(self, max_messages: int, timeout_s: float) -> list[FakeMessage]:
+        self.waits.append(timeout_s)
+        for callback in self.during_wait:
+            callback()
+        self.during_wait = []
+        return self.fetch(max_messages)
 
     def produce(self, output: Output, on_delivery: Any = None) -> None:
         assert on_delivery is not None, "at_least_once needs every delivery report"

@@ -43,6 +43,9 @@ class FakeIO:
     def fetch(self, _n: int) -> list[Any]:
         return self.messages
 
+    def wait_for_messages(self, _n: int, _timeout_s: float) -> list[Any]:
+        return self.messages
+
     def produce(self, *_a: Any) -> None: ...
     def serve_producer(self) -> None: ...
     def flush(self, _t: float) -> int:
