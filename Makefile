@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test unit integration strict-s3 lint demo demo-web bench soak dev settings-table clean
+.PHONY: install test unit integration secured strict-s3 lint demo demo-web bench soak dev settings-table clean
 
 install: $(STAMP)
 
@@ -16,11 +16,17 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## the README's "test it" command: lint, then unit and integration tests against a real stack,
-## then the S3-facing integration tests again against versitygw (a strict S3 server)
+## the README's "test it" command: lint, then unit, integration and reliability tests against a
+## real stack, then the secured-Kafka tier and the S3-facing integration tests again against
+## versitygw (a strict S3 server), each tier with its own pass count
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/secured
+	$(MAKE) --no-print-directory secured
 	$(MAKE) --no-print-directory strict-s3
+
+## the secured tier: SASL_SSL + ACLs, one user per role (upload-stream dev --secure)
+secured: install
+	$(BIN)/python -m pytest tests/secured
 
 strict-s3: install
 	UPLOAD_STREAM_S3_SERVER=versitygw $(BIN)/python -m pytest -m strict_s3 tests/integration
