@@ -2,7 +2,9 @@
 exceptions as values, and a deadline that leaves a stuck call running in its thread.
 
 The test process is patched (tests/conftest.py); an unpatched process is simulated by
-making `process_is_patched` answer False, as it does in Django's test runner.
+making `process_is_patched` answer False, as it does in Django's test runner, to the
+test's own greenlet only: a greenlet another test left running (a reply router polling)
+would otherwise run its blocking call in place and stall the hub.
 """
 
 from __future__ import annotations
@@ -33,9 +35,16 @@ def refuse() -> None:
     raise Refused("no")
 
 
+def simulate(monkeypatch: pytest.MonkeyPatch, patched: bool) -> None:
+    test = gevent.getcurrent()
+    monkeypatch.setattr(
+        offload_module, "process_is_patched", lambda: patched or gevent.getcurrent() is not test
+    )
+
+
 @pytest.fixture
 def unpatched(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(offload_module, "process_is_patched", lambda: False)
+    simulate(monkeypatch, False)
 
 
 def test_patched_the_call_runs_in_another_os_thread_and_the_hub_keeps_running() -> None:
@@ -65,7 +74,7 @@ def test_unpatched_the_call_runs_in_place(unpatched: None) -> None:
 def test_the_exception_reaches_the_caller_and_is_not_printed(
     patched: bool, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(offload_module, "process_is_patched", lambda: patched)
+    simulate(monkeypatch, patched)
     with pytest.raises(Refused, match="no"):
         offload(refuse)
     gevent.sleep(0.05)  # gevent's hub prints a thread's traceback on its next turn
@@ -77,7 +86,7 @@ def test_past_the_deadline_the_call_is_left_running_in_its_thread(
     patched: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Unpatched too: only a thread can be walked away from.
-    monkeypatch.setattr(offload_module, "process_is_patched", lambda: patched)
+    simulate(monkeypatch, patched)
     release = OsEvent()
 
     def wedged() -> str:
