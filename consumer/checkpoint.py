@@ -84,6 +84,9 @@ _METADATA_TIMEOUT_S = 2.0
 MAX_ABORTS_WITHOUT_COMMIT = 5
 #: A checkpoint commits in milliseconds; one still running after this cannot commit.
 STALLED_AFTER_S = 5.0
+#: at_least_once: how long after a produce its acknowledgement is expected (a broker
+#: round trip on a healthy cluster); past it the loop stops polling for it eagerly.
+ACK_WINDOW_S = 0.05
 Unwritable = list[tuple[str, KafkaError]]
 
 
@@ -166,6 +169,15 @@ class Checkpoint:
         With nothing in flight, waiting batches nothing: commit on the next loop step. The
         clock restarts only when something was committed."""
         return not self._ledger.in_flight() or _now() - self._last >= self._interval_s
+
+    def acks_due(self) -> bool:
+        """at_least_once, nothing uploading: outputs produced within `ACK_WINDOW_S` still
+        wait for their acknowledgement, so their records (and the loop) wait on nothing
+        but a broker round trip."""
+        if self._eos or self._ledger.in_flight():
+            return False
+        newest = max((r.produced_at for r in self._ledger.waiting(State.PUBLISHING)), default=None)
+        return newest is not None and _now() - newest < ACK_WINDOW_S
 
     @property
     def busy(self) -> bool:

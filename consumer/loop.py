@@ -6,11 +6,12 @@ free, let the checkpoint publish what finished, pause or resume partitions, and 
 checkpoint when one is due. Upload greenlets only hand their outputs to the checkpoint;
 nothing but this greenlet calls librdkafka on the hub, and blocking calls go to the
 threadpool. Between steps with nothing fetched: while anything is held (in flight, not yet
-committed or acknowledged), wait `poll_idle_s` or until an upload finishes; with nothing
-held, wait for the next message itself (`KafkaIO.wait_for_messages`, in the threadpool), so
-a request arriving at an idle consumer is taken as soon as librdkafka has it rather than at
-the next poll. A rebalance callback can then run in that thread; with nothing held it only
-updates `Partitions`. What is held per partition lives in `Partitions`; outputs, deliveries,
+committed or acknowledged), wait `poll_idle_s` (`ACK_POLL_S` while only acknowledgements
+just due are awaited) or until an upload finishes; with nothing held, wait for the next
+message itself (`KafkaIO.wait_for_messages`, in the threadpool), so a request arriving at
+an idle consumer is taken as soon as librdkafka has it rather than at the next poll. A
+rebalance callback can then run in that thread; with nothing held it only updates
+`Partitions`. What is held per partition lives in `Partitions`; outputs, deliveries,
 transactions and offsets in `Checkpoint`.
 
 Rebalances (cooperative-sticky): on assign, note the partitions (pauses are re-applied on
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Longest idle wait for a message: how late a stop (SIGTERM) may be noticed when idle.
 IDLE_WAIT_S = 0.1
+#: The wait between steps while only acknowledgements just due are awaited (`acks_due`).
+ACK_POLL_S = 0.001
 
 
 def _keys(partitions: Iterable[Any]) -> set[PartitionKey]:
@@ -141,7 +144,7 @@ class ConsumerLoop:
             if self._holds_nothing():
                 self._idle_wait()
             else:
-                self._wake.wait(self._settings.poll_idle_s)
+                self._wake.wait(self._hold_wait_s())
                 self._wake.clear()
 
     def _holds_nothing(self) -> bool:
@@ -156,6 +159,16 @@ class ConsumerLoop:
             and not self._partitions.backlog
             and not len(self._io.producer)
         )
+
+    def _hold_wait_s(self) -> float:
+        """An upload finishing or a transaction ending wakes the loop; a delivery report
+        cannot, since it is only served by the next step's poll. With nothing uploading, a
+        result's acknowledgement is all the loop waits for, and a request arriving
+        meanwhile would wait the whole `poll_idle_s` (~5 ms of a lone request at least
+        once): while acknowledgements are due, poll every `ACK_POLL_S`."""
+        if self._checkpoint.acks_due():
+            return min(ACK_POLL_S, self._settings.poll_idle_s)
+        return self._settings.poll_idle_s
 
     def _idle_wait(self) -> None:
         """Wait for the next message in the threadpool; the next step dispatches it."""

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.checkpoint import MAX_ABORTS_WITHOUT_COMMIT, STALLED_AFTER_S, Checkpoint
+from consumer.checkpoint import (
+    ACK_WINDOW_S,
+    MAX_ABORTS_WITHOUT_COMMIT,
+    STALLED_AFTER_S,
+    Checkpoint,
+)
 from consumer.errors import FatalKafkaError, OutputWriteError, StuckCallError
 from consumer.ledger import Ledger, PartitionKey, State
 from consumer.metrics import Metrics
@@ -418,6 +423,30 @@ def test_at_least_once_is_stalled_while_a_leading_record_waits_for_its_acknowled
         ack(None, None)
     assert checkpoint.commit() == 2
     assert not checkpoint.stalled
+
+
+def test_acks_are_due_only_fresh_and_with_nothing_uploading() -> None:
+    io, ledger, _metrics, _rewinds, checkpoint = _setup(ProcessingGuarantee.AT_LEAST_ONCE)
+    checkpoint.publish()
+    assert not checkpoint.acks_due()  # offset 2 is still uploading: its finish wakes the loop
+    (uploading,) = ledger.waiting(State.IN_FLIGHT)
+    checkpoint.complete(uploading, [Output(OutputKind.RESULT, "res", b"k", b"\x02", [])])
+    checkpoint.publish()
+    assert checkpoint.acks_due()  # three produced just now, nothing else to wait for
+    for record in ledger.waiting(State.PUBLISHING):
+        record.produced_at -= ACK_WINDOW_S  # as if no acknowledgement came for that long
+    assert not checkpoint.acks_due()
+    for _, ack in io.reports:
+        ack(None, None)
+    assert not checkpoint.acks_due()
+    assert checkpoint.commit() == 3
+
+
+def test_exactly_once_never_has_acks_due() -> None:
+    _io, ledger, _metrics, _rewinds, checkpoint = _setup()
+    (uploading,) = ledger.waiting(State.IN_FLIGHT)
+    checkpoint.complete(uploading, [])
+    assert not checkpoint.acks_due()  # its outputs go in the transaction, which wakes the loop
 
 
 def test_interval_batches_only_while_other_requests_are_in_flight(
