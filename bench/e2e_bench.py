@@ -14,7 +14,10 @@ The engine row stays in this process rather than one of its own: while it runs, 
 process holds only the engine and the W client greenlets (the publisher and the reader
 exist only during the Kafka rows; the broker and moto are processes of their own), which is
 what a consumer process holds too, its engine and its loop. A subprocess would need the
-clients beside it, so it would be this same process again, started differently.
+clients beside it, so it would be this same process again, started differently. It runs
+first and again last, and the Kafka rows are compared with the two pooled: moto's copies
+slow down as the run fills its buckets (the same row measured ~15 % slower last than
+first), which would otherwise count against whichever rows run late.
 
 `python -m bench.e2e_bench --gate` runs instead 1 consumer (exactly_once) three times on the
 same staged files: content gate off, type check only, and clamd scanning (a clamd started
@@ -72,11 +75,7 @@ RUNS = (
     (2, "exactly_once", {}),
     (1, "at_least_once", {}),
     (2, "at_least_once", {}),
-    (
-        1,
-        "exactly_once",
-        {"UPLOAD_STREAM_CHECKPOINT_INTERVAL_S": "0.1", "UPLOAD_STREAM_FETCH_WAIT_MAX_MS": "20"},
-    ),
+    (1, "exactly_once", {"UPLOAD_STREAM_CHECKPOINT_INTERVAL_S": "0.5"}),  # the old default
 )
 STAGING_PREFIX = "bench-e2e/"
 _RUN_NUMBER = itertools.count(1)  # topics and group of each run are its own
@@ -505,7 +504,7 @@ def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:
     gevent.sleep(1.0)  # let a second member's rebalance settle
 
 
-def run_engine(stack: Any, refs: list[dict[str, Any]]) -> Row:
+def run_engine(stack: Any, refs: list[dict[str, Any]], note: str) -> Row:
     from upload_engine import UploadEngine, UploadJob
     from upload_engine.settings import EngineSettings
     from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
@@ -536,17 +535,18 @@ def run_engine(stack: Any, refs: list[dict[str, Any]]) -> Row:
             raise RuntimeError(f"engine failures: {sorted(outcome.failures)}")
         return time.perf_counter() - started
 
+    category = f"bench_engine_{next(_RUN_NUMBER)}"  # its own keys: none already stored
     try:
-        closed_loop(jobs("bench_engine_warm", refs[:WARMUP]), work)
-        seconds, latencies = closed_loop(jobs("bench_engine", refs), work)
-        _, solo = closed_loop(jobs("bench_engine_solo", refs[:SOLO_REQUESTS]), work, clients=1)
+        closed_loop(jobs(category + "_warm", refs[:WARMUP]), work)
+        seconds, latencies = closed_loop(jobs(category, refs), work)
+        _, solo = closed_loop(jobs(category + "_solo", refs[:SOLO_REQUESTS]), work, clients=1)
     finally:
         engine.close()
     return Row(
         "engine.upload",
         "-",
         "-",
-        "in-process",
+        note,
         len(refs) * FILES_PER_REQUEST,
         seconds,
         latencies,
@@ -632,15 +632,18 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
             runs[mode].append(run_kafka(stack, refs, 1, "exactly_once", env[mode], label=label))
             print(f"  ... {label} done", flush=True)
     for mode in GATE_MODES:
-        first, second = runs[mode]
-        pooled = Row(
-            first.path, first.consumers, first.guarantee, mode,
-            first.files + second.files, first.seconds + second.seconds,
-            first.latencies + second.latencies, first.results + second.results,
-            first.solo + second.solo,
-        )  # fmt: skip
-        rows.append(pooled)
+        rows.append(pooled(*runs[mode], note=mode))
     return rows
+
+
+def pooled(first: Row, second: Row, note: str) -> Row:
+    """Two runs of one row as one: files over seconds, latencies together."""
+    return Row(
+        first.path, first.consumers, first.guarantee, note,
+        first.files + second.files, first.seconds + second.seconds,
+        first.latencies + second.latencies, first.results + second.results,
+        first.solo + second.solo,
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -710,24 +713,27 @@ def main() -> None:
                 )
             print(f"\n(total {time.monotonic() - started:.0f} s)")
             return
-        rows = [run_engine(stack, refs)]
+        first = run_engine(stack, refs, "in-process, first")
+        kafka = []
         for consumers, guarantee, extra in RUNS:
-            rows.append(run_kafka(stack, refs, consumers, guarantee, extra))
+            kafka.append(run_kafka(stack, refs, consumers, guarantee, extra))
             print(f"  ... {consumers} x {guarantee} done", flush=True)
+        last = run_engine(stack, refs, "in-process, last")
+    base = pooled(first, last, "in-process, first and last")
     print()
-    print_table(rows)
-    for row in rows[1:]:
+    print_table([first, last, base, *kafka])
+    for row in kafka:
         print_timeline(row)
-    base = rows[0]
     base_p50 = percentile(sorted(base.latencies), 50)
     base_solo = percentile(sorted(base.solo), 50)
     print(
         "\nKafka path vs engine.upload in-process on the same files. The 1-by-1 p50 is the"
         "\nlatency the Kafka path adds; under load the engine row runs in this one process"
         "\n(one GIL, shared with the reader) while consumers are separate processes, so the"
-        "\nloaded columns compare CPU placement as much as overhead:"
+        "\nloaded columns compare CPU placement as much as overhead. Baseline: the engine's"
+        "\nfirst and last runs pooled:"
     )
-    for row in rows[1:]:
+    for row in kafka:
         p50 = percentile(sorted(row.latencies), 50)
         solo = percentile(sorted(row.solo), 50)
         ratio = (row.files / row.seconds) / (base.files / base.seconds)
