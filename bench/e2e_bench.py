@@ -15,9 +15,9 @@ process holds only the engine and the W client greenlets (the publisher and the 
 exist only during the Kafka rows; the broker and moto are processes of their own), which is
 what a consumer process holds too, its engine and its loop. A subprocess would need the
 clients beside it, so it would be this same process again, started differently. It runs
-first and again last, and the Kafka rows are compared with the two pooled: moto's copies
-slow down as the run fills its buckets (the same row measured ~15 % slower last than
-first), which would otherwise count against whichever rows run late.
+first and again last, and the Kafka rows are compared with the two pooled, so that the
+machine's drift over the run weighs on the baseline as on the rows between (first and last
+differed by 1-13 %, in either direction, in five runs on a quiet machine).
 
 `python -m bench.e2e_bench --gate` runs instead 1 consumer (exactly_once) three times on the
 same staged files: content gate off, type check only, and clamd scanning (a clamd started
