@@ -25,9 +25,9 @@ from typing import Any  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
 
 import gevent  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from upload_stream_cli.devstack.until_signalled import serve_until_signalled  # noqa: E402
+from upload_stream_cli.devstack.wsgi_server import NoDelayWSGIServer  # noqa: E402
 
 SINK = "sink"
 StartResponse = Callable[..., Any]
@@ -92,7 +92,7 @@ def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     app = with_latency(DomainDispatcherApplication(create_backend_app), args.latency)
-    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server = NoDelayWSGIServer(("127.0.0.1", 0), app, log=None)
     server.start()
     print(f"PORT {server.server_port}", flush=True)
     serve_until_signalled(server)

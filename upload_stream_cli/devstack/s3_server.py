@@ -16,11 +16,10 @@ import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gevent.pywsgi import WSGIServer  # noqa: E402
-
 from upload_stream_cli.devstack.ports import LOOPBACK  # noqa: E402
 from upload_stream_cli.devstack.process import write_atomically  # noqa: E402
 from upload_stream_cli.devstack.until_signalled import serve_until_signalled  # noqa: E402
+from upload_stream_cli.devstack.wsgi_server import NoDelayWSGIServer  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = DomainDispatcherApplication(create_backend_app)
     # log=None: no access-log line per request; errors still go to stderr (the launcher's log).
-    server = WSGIServer((LOOPBACK, args.port), app, log=None)
+    server = NoDelayWSGIServer((LOOPBACK, args.port), app, log=None)
     server.start()
     port = int(server.server_port)
     if args.port_file:
