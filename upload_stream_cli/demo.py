@@ -89,6 +89,7 @@ def consumer_env(stack: Stack, log_format: str = "text") -> dict[str, str]:
         "UPLOAD_STREAM_METRICS_PORT": "0",  # no fixed port to collide with
         "UPLOAD_STREAM_LOG_FORMAT": log_format,
         "UPLOAD_STREAM_FETCH_WAIT_MAX_MS": "50",
+        "UPLOAD_STREAM_CHECKPOINT_INTERVAL_S": "0.2",
         "UPLOAD_STREAM_SESSION_TIMEOUT_MS": "6000",
         "UPLOAD_STREAM_STATS_INTERVAL_MS": "0",
         "UPLOAD_STREAM_DRAIN_TIMEOUT_S": "10",

@@ -95,6 +95,7 @@ class Deployment:
                 "UPLOAD_STREAM_METRICS_PORT": "0",
                 "UPLOAD_STREAM_LOG_FORMAT": "json",
                 "UPLOAD_STREAM_FETCH_WAIT_MAX_MS": "50",
+                "UPLOAD_STREAM_CHECKPOINT_INTERVAL_S": "0.2",
                 "UPLOAD_STREAM_SESSION_TIMEOUT_MS": "6000",
                 "UPLOAD_STREAM_TRANSACTION_TIMEOUT_MS": "10000",
                 "UPLOAD_STREAM_STATS_INTERVAL_MS": "0",
