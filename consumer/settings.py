@@ -76,7 +76,7 @@ class ConsumerSettings(Topics, FetchWait, RequestLimits):
         "(a result is never held back).",
     )
     checkpoint_interval_s: float = Field(
-        default=0.1,
+        default=0.5,
         gt=0,
         description="While requests are in flight, results are batched and committed at most "
         "this often; with none in flight, at once.",
