@@ -9,18 +9,14 @@ import pytest
 
 import consumer.checkpoint
 from consumer.checkpoint import ACK_WINDOW_S
-from consumer.loop import ACK_POLL_S, ConsumerLoop
-from consumer.metrics import Metrics
-from consumer.settings import ConsumerSettings, ProcessingGuarantee
+from consumer.loop import ACK_POLL_S
 from tests.unit.consumer.test_at_least_once import (
     DLQ,
-    POLICY,
     REQUESTS,
     RESULTS,
     FakeMessage,
-    FakePartition,
-    NoEngine,
     ScriptedIO,
+    _loop,
     _rejected_request,
 )
 
@@ -51,29 +47,11 @@ def wake(monkeypatch: pytest.MonkeyPatch) -> RecordingEvent:
     return event
 
 
-def _loop(io: ScriptedIO) -> ConsumerLoop:
-    settings = ConsumerSettings(
-        processing_guarantee=ProcessingGuarantee.AT_LEAST_ONCE,
-        requests_topic=REQUESTS,
-        poll_idle_s=POLL_IDLE_S,
-    )
-    loop = ConsumerLoop(
-        settings=settings,
-        policy=POLICY,
-        io=io,  # type: ignore[arg-type]
-        engine=NoEngine(),
-        metrics=Metrics(),
-    )
-    loop.start()
-    io.consumer.callbacks["on_assign"](io.consumer, [FakePartition(REQUESTS, 0)])
-    return loop
-
-
 def test_a_loop_awaiting_only_fresh_acknowledgements_polls_at_the_ack_cadence(
     wake: RecordingEvent,
 ) -> None:
     io = ScriptedIO()
-    loop = _loop(io)
+    loop = _loop(io, POLL_IDLE_S)
     io.to_fetch = [FakeMessage(REQUESTS, 0, 5, _rejected_request())]
     loop.step()  # fetched: it does not wait; rejected at once, nothing uploading
     assert (io.unanswered(RESULTS), io.unanswered(DLQ)) == (1, 1)
@@ -93,7 +71,7 @@ def test_an_acknowledgement_overdue_gets_the_normal_cadence(
     wake: RecordingEvent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     io = ScriptedIO()
-    loop = _loop(io)
+    loop = _loop(io, POLL_IDLE_S)
     io.to_fetch = [FakeMessage(REQUESTS, 0, 5, _rejected_request())]
     loop.step()
     loop.step()

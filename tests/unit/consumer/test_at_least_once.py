@@ -180,11 +180,11 @@ class NoEngine:
         pass
 
 
-def _loop(io: ScriptedIO) -> ConsumerLoop:
+def _loop(io: ScriptedIO, poll_idle_s: float = 0.001) -> ConsumerLoop:
     settings = ConsumerSettings(
         processing_guarantee=ProcessingGuarantee.AT_LEAST_ONCE,
         requests_topic=REQUESTS,
-        poll_idle_s=0.001,
+        poll_idle_s=poll_idle_s,
     )
     loop = ConsumerLoop(
         settings=settings,
