@@ -164,8 +164,9 @@ class ConsumerLoop:
         """An upload finishing or a transaction ending wakes the loop; a delivery report
         cannot, since it is only served by the next step's poll. With nothing uploading, a
         result's acknowledgement is all the loop waits for, and a request arriving
-        meanwhile would wait the whole `poll_idle_s` (~5 ms of a lone request at least
-        once): while acknowledgements are due, poll every `ACK_POLL_S`."""
+        meanwhile would wait the whole `poll_idle_s` (a lone request's "appended ->
+        fetched" measured 6.6 ms, 1.1 with this): while acknowledgements are due, poll
+        every `ACK_POLL_S`."""
         if self._checkpoint.acks_due():
             return min(ACK_POLL_S, self._settings.poll_idle_s)
         return self._settings.poll_idle_s
