@@ -255,7 +255,7 @@ class UploadEngine:
                 C.TOO_LARGE, f"claimed {source.size} bytes, max_file_bytes is {max_bytes}"
             )
         if source.uri.startswith("s3://"):
-            return open_s3(source, self._allow, self.client, self._policy)
+            return open_s3(source, self._allow, self.client, self._policy, self.gate.reads)
         if source.uri.startswith("file://"):
             return open_file(source, self._allow)
         raise FileError(C.SOURCE_NOT_ALLOWED, "unsupported URI scheme")

@@ -14,6 +14,7 @@ completing a multipart upload, and before a server-side copy:
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Callable
@@ -51,6 +52,14 @@ def split_version(reply: str) -> tuple[str, str | None]:
     return scanner.strip(), (database.strip() or None)
 
 
+class GateRead(enum.Enum):
+    """How much of a file's bytes the gate reads: of a server-side copy, that is a GET."""
+
+    NOTHING = "nothing"
+    HEAD = "head"  # the first HEAD_BYTES: the type check
+    ALL = "all"  # every byte: the malware scan
+
+
 class ContentGate:
     def __init__(self, settings: EngineSettings, observer: ScanObserver | None = None) -> None:
         self._types = TypeChecker() if settings.type_check else None
@@ -71,6 +80,12 @@ class ContentGate:
     @property
     def scanning(self) -> bool:
         return self._clamd is not None
+
+    @property
+    def reads(self) -> GateRead:
+        if self.scanning:
+            return GateRead.ALL
+        return GateRead.HEAD if self.type_check else GateRead.NOTHING
 
     def open(self, declared_content_type: str) -> FileGate:
         scan = self._clamd.scan() if self._clamd is not None else None

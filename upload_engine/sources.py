@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from schemas import BlobRef, FileFailureCode
 from upload_engine.allowlist import Allowlist, file_uri_path, split_s3_uri
 from upload_engine.classify import Side, classify
+from upload_engine.early_read import EarlyRead
 from upload_engine.errors import FileError
+from upload_engine.gate import GateRead
 from upload_engine.model import LocalBlob
 from upload_engine.retry import RetryPolicy
 from upload_engine.verify import b64_of_hex
@@ -55,9 +57,19 @@ class OpenedSource:
     # A small LocalBlob, read once: `sha256` was computed over exactly these bytes, so the
     # PUT sends them as they are instead of re-reading and re-hashing the stream.
     data: bytes | None = None
+    # For a copy: the content gate's read of `copy_from`, already answered (early_read.py).
+    gate_body: Any = None
+
+    def take_gate_body(self) -> Any:
+        """The early read's body, once; None when there is none (or it was taken)."""
+        body, self.gate_body = self.gate_body, None
+        return body
 
     def close(self) -> None:
         self.reader.close()
+        body = self.take_gate_body()
+        if body is not None:
+            body.close()
 
 
 class _Nothing:
@@ -96,15 +108,23 @@ class _SourceStream:
 
 class S3ObjectReader:
     """Streams one S3 object; a read that fails mid-way resumes at the same offset with a
-    Range GET (pinned to the ETag seen by HEAD, so a changed object is not spliced in)."""
+    Range GET (pinned to the ETag seen by HEAD, so a changed object is not spliced in).
+    `body`: a GET of that very version already answered, read first."""
 
-    def __init__(self, client: S3Client, where: S3Location, size: int, policy: RetryPolicy):
+    def __init__(
+        self,
+        client: S3Client,
+        where: S3Location,
+        size: int,
+        policy: RetryPolicy,
+        body: Any = None,
+    ) -> None:
         self._client = client
         self._where = where
         self._size = size
         self._policy = policy
         self._pos = 0
-        self._body: Any = None
+        self._body: Any = body
 
     def _read_once(self, size: int) -> bytes:
         if self._body is None:
@@ -136,21 +156,59 @@ class S3ObjectReader:
         self._drop_body()
 
 
-def open_s3(ref: BlobRef, allow: Allowlist, client: S3Client, policy: RetryPolicy) -> OpenedSource:
-    bucket, key = split_s3_uri(ref.uri)
-    allow.check_s3(bucket, key)
+def _head_or_get(
+    client: S3Client, bucket: str, key: str, policy: RetryPolicy, gate_read: GateRead
+) -> tuple[Any, Any]:
+    """What S3 holds under `key` (size, ETag, stored checksum), and, when the gate reads
+    every byte, those bytes: a full GET answers all that a HEAD does (a ranged one does not
+    carry the checksum), so scanning costs no request of its own."""
+    if gate_read is GateRead.ALL:
+        got = policy.call(
+            lambda: client.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"),
+            Side.SOURCE,
+        )
+        return got, got["Body"]
     head = policy.call(
         lambda: client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"), Side.SOURCE
     )
-    size = int(head["ContentLength"])
-    if size != ref.size:
-        raise FileError(C.SIZE_MISMATCH, f"staged object has {size} bytes, claimed {ref.size}")
-    where = S3Location(bucket, key, str(head["ETag"]))
-    stored = head.get("ChecksumSHA256")
-    # Only a full-object checksum can be compared ("<b64>-<parts>" is per part).
-    if stored and stored == b64_of_hex(ref.sha256) and size <= MAX_COPY_BYTES:
-        return OpenedSource(_Nothing(), size, ref.sha256, copy_from=where)
-    return OpenedSource(S3ObjectReader(client, where, size, policy), size, ref.sha256)
+    return head, None
+
+
+def open_s3(
+    ref: BlobRef,
+    allow: Allowlist,
+    client: S3Client,
+    policy: RetryPolicy,
+    gate_read: GateRead = GateRead.NOTHING,
+) -> OpenedSource:
+    """`gate_read`: what the content gate reads of the object. Every byte: they come with
+    the GET that stands in for the HEAD. The head of a copied object: its GET goes out with
+    the HEAD (early_read.py)."""
+    bucket, key = split_s3_uri(ref.uri)
+    allow.check_s3(bucket, key)
+    early = EarlyRead.start(client, bucket, key, ref.size) if gate_read is GateRead.HEAD else None
+    body = None
+    try:
+        head, body = _head_or_get(client, bucket, key, policy, gate_read)
+        size = int(head["ContentLength"])
+        if size != ref.size:
+            raise FileError(C.SIZE_MISMATCH, f"staged object has {size} bytes, claimed {ref.size}")
+        where = S3Location(bucket, key, str(head["ETag"]))
+        stored = head.get("ChecksumSHA256")
+        # Only a full-object checksum can be compared ("<b64>-<parts>" is per part).
+        copy = bool(stored) and stored == b64_of_hex(ref.sha256) and size <= MAX_COPY_BYTES
+        if early is not None and copy:  # streamed, the gate sees the bytes as they pass
+            body = early.take(where.etag)
+    except BaseException:
+        if body is not None:
+            body.close()
+        raise
+    finally:
+        if early is not None:
+            early.cancel()
+    if copy:
+        return OpenedSource(_Nothing(), size, ref.sha256, copy_from=where, gate_body=body)
+    return OpenedSource(S3ObjectReader(client, where, size, policy, body), size, ref.sha256)
 
 
 def _open_no_follow(real: str, root: str) -> int:

@@ -20,7 +20,8 @@ Each stored object says which of these checks it passed (`StoredObject.verified_
 The content gate (gate.py) sees every chunk before it is sent anywhere, and its verdict
 comes before the PUT, the completion or the copy. For a copy it reads the staged object
 itself, pinned to the ETag the copy is pinned to: only the head (a ranged GET) for the
-type check, every byte (one streamed GET, no upload) when scanning.
+type check, every byte (one streamed GET, no upload) when scanning; that GET goes out
+with the source's HEAD (early_read.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from schemas import FileFailureCode, StoredObject, VerifiedBy
 from upload_engine.classify import Side
 from upload_engine.content_type import HEAD_BYTES
+from upload_engine.early_read import head_range
 from upload_engine.errors import FileError
 from upload_engine.fast_put import FastPut
 from upload_engine.gate import ContentGate, FileGate, GateReport
@@ -250,9 +252,12 @@ class Uploader:
             log.warning("abort of a multipart upload failed: %s", problem.code.value)
 
     def _check_staged(self, source: OpenedSource, where: S3Location, gate: FileGate) -> GateReport:
-        """The gate over the staged object itself, pinned to the ETag the copy will be."""
+        """The gate over the staged object itself, pinned to the ETag the copy will be: read
+        by the GET that went out with the HEAD (early_read.py) when it saw that ETag."""
         if gate.wants_all_bytes:
-            reader = S3ObjectReader(self._client, where, source.size, self._policy)
+            reader = S3ObjectReader(
+                self._client, where, source.size, self._policy, source.take_gate_body()
+            )
             try:
                 while data := reader.read(_GATE_CHUNK):
                     gate.feed(data)
@@ -261,12 +266,16 @@ class Uploader:
         elif source.size:
 
             def read_head() -> bytes:
-                body = self._client.get_object(
-                    Bucket=where.bucket,
-                    Key=where.key,
-                    IfMatch=where.etag,
-                    Range=f"bytes=0-{min(source.size, HEAD_BYTES) - 1}",
-                )["Body"]
+                # A retry reads again, pinned: the early body may be what failed.
+                body = (
+                    source.take_gate_body()
+                    or self._client.get_object(
+                        Bucket=where.bucket,
+                        Key=where.key,
+                        IfMatch=where.etag,
+                        Range=head_range(source.size),
+                    )["Body"]
+                )
                 try:
                     # At most the head, even from an endpoint that ignores Range.
                     head: bytes = body.read(HEAD_BYTES)
