@@ -637,12 +637,16 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
 
 
 def pooled(first: Row, second: Row, note: str) -> Row:
-    """Two runs of one row as one: files over seconds, latencies together."""
+    """Two runs of one row as one: files over seconds, latencies and CPU reports together."""
+    cpu = {
+        phase: first.cpu.get(phase, []) + second.cpu.get(phase, [])
+        for phase in {**first.cpu, **second.cpu}
+    }
     return Row(
         first.path, first.consumers, first.guarantee, note,
         first.files + second.files, first.seconds + second.seconds,
         first.latencies + second.latencies, first.results + second.results,
-        first.solo + second.solo,
+        first.solo + second.solo, cpu=cpu,
     )  # fmt: skip
 
 
@@ -711,6 +715,9 @@ def main() -> None:
                     f" p99 {(percentile(sorted(row.latencies), 99) / base_p99 - 1) * 100:+.1f} %"
                     " vs gate off"
                 )
+            for row in rows:  # what the gate costs the consumer, apart from S3's side
+                print(f"\n  {row.note}:")
+                print_cpu(row.cpu)
             print(f"\n(total {time.monotonic() - started:.0f} s)")
             return
         first = run_engine(stack, refs, "in-process, first")
