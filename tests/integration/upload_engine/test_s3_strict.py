@@ -17,11 +17,13 @@ from botocore.exceptions import FlexibleChecksumError
 
 from schemas import BlobRef, VerifiedBy
 from schemas import FileFailureCode as C
+from tests import samples
 from tests.conftest import unavailable
 from tests.integration.s3_behaviours import measure
 from tests.unit.engine_support import opaque_bytes
 from upload_engine import LocalBlob, UploadEngine, UploadJob
 from upload_engine.verify import b64_of_hex
+from upload_stream_cli.devstack.clamd import ClamdServer
 from upload_stream_cli.devstack.stack import Stack
 
 EXPECTED = {
@@ -162,3 +164,51 @@ def test_each_path_says_how_it_was_verified(
         assert obj.version_id  # versioned on both
         got = s3.get_object(Bucket=dest, Key=obj.key, VersionId=obj.version_id)
         assert got["Body"].read() == data
+
+
+@pytest.mark.parametrize("scan", [False, True], ids=["type check", "type check and scan"])
+def test_a_gated_server_side_copy_reads_the_staged_object_on_both_servers(
+    stack: Stack,
+    engine_on_stack: Callable[..., UploadEngine],
+    make_bucket: Callable[..., str],
+    s3: Any,
+    clamd: ClamdServer,
+    scan: bool,
+) -> None:
+    """The type check's ranged GET goes out with the HEAD; scanning's full GET stands in for
+    it (upload_engine/early_read.py, sources.py): each server answers both as S3 does."""
+    server(stack)
+    dest, stage = make_bucket("dest"), make_bucket("stage")
+    staged = {
+        "passport": (samples.pdf_bytes(), "application/pdf"),
+        "selfie": (samples.elf_bytes() + bytes(16 * 1024), "image/jpeg"),
+        "id_front": (samples.eicar(), "image/jpeg"),
+    }
+    refs = {}
+    for file_type, (data, content_type) in staged.items():
+        digest = hashlib.sha256(data).hexdigest()
+        s3.put_object(
+            Bucket=stage, Key=f"in/{file_type}", Body=data, ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=b64_of_hex(digest),
+        )  # fmt: skip
+        refs[file_type] = BlobRef(
+            uri=f"s3://{stage}/in/{file_type}", size=len(data), sha256=digest,
+            content_type=content_type,
+        )  # fmt: skip
+    scanning = {"clamd_address": clamd.unix_address} if scan else {}
+    engine = engine_on_stack(staging_allowlist=[f"s3://{stage}/in/"], **scanning)
+
+    outcome = engine.upload(job(dest, refs))
+
+    passport = outcome.objects["passport"]
+    assert passport.verified_by is VerifiedBy.COPY_CHECKSUM
+    assert passport.detected_content_type == "application/pdf"
+    assert (passport.scan is not None) is scan
+    assert outcome.failures["selfie"].code is C.CONTENT_TYPE_MISMATCH
+    # EICAR reads as text/plain, a type the rule lets pass (upload_engine/content_type.py).
+    if scan:
+        assert outcome.failures["id_front"].code is C.MALWARE_DETECTED
+    listed = s3.list_objects_v2(Bucket=dest).get("Contents", [])
+    assert [o["Key"] for o in listed] == sorted(
+        [passport.key] + ([] if scan else [outcome.objects["id_front"].key])
+    )
