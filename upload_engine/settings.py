@@ -75,7 +75,7 @@ class EngineSettings(StagingRoots, S3Addressing):
         ge=1,
         le=1024,
         description="Files in flight at once in this process, over all requests; the S3 "
-        "connection pool is sized to it.",
+        "connection pool holds two connections for each.",
     )
     default_max_workers: int = Field(
         default=5,

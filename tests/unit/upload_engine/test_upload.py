@@ -285,7 +285,8 @@ def test_own_client_has_a_big_enough_pool() -> None:
 
     engine = UploadEngine(EngineSettings(max_concurrency=48, staging_allowlist=[]))
     try:
-        assert engine.client.meta.config.max_pool_connections == 48
+        # Two per file: a staged object's HEAD and the type check's GET go out together.
+        assert engine.client.meta.config.max_pool_connections == 96
         assert engine.client.meta.config.retries["total_max_attempts"] == 1
     finally:
         engine.close()
