@@ -613,7 +613,8 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
     """`--gate`: 1 consumer, exactly_once, with the content gate off, type check only, and
     clamd scanning (Debian's clamd, devstack/clamd.py, one-signature database). The staged
     objects carry their sha256, so the consumer copies them server-side: the type check
-    costs a ranged GET of each head, the scan one streamed GET of each object. The modes
+    costs a ranged GET of each head (sent with the HEAD), the scan none (its streamed GET
+    replaces the HEAD). The modes
     run in the order off, type, scan, scan, type, off, so a machine whose load drifts
     during the run weighs on each alike; each row pools its two runs."""
     from upload_stream_cli.devstack.clamd import ClamdServer
@@ -686,7 +687,10 @@ def main() -> None:
     )
     print("latency: RequestPublisher.publish call -> result seen by a read_committed reader;")
     print(f"  '1-by-1': {SOLO_REQUESTS} more requests, one at a time (no queueing)")
-    print("source: S3 staging on the same endpoint (HEAD + server-side copy per file)")
+    print(
+        "source: S3 staging on the same endpoint (per file: HEAD, the type check's ranged"
+        " GET, server-side copy)"
+    )
     if args.s3_latency:
         print(f"S3: {args.s3_latency * 1000:.0f} ms injected before every request")
     started = time.monotonic()
