@@ -19,9 +19,9 @@ Each stored object says which of these checks it passed (`StoredObject.verified_
 
 The content gate (gate.py) sees every chunk before it is sent anywhere, and its verdict
 comes before the PUT, the completion or the copy. For a copy it reads the staged object
-itself, pinned to the ETag the copy is pinned to: only the head (a ranged GET) for the
-type check, every byte (one streamed GET, no upload) when scanning; that GET goes out
-with the source's HEAD (early_read.py).
+itself, pinned to the ETag the copy is pinned to: only the head for the type check (a
+ranged GET sent with the source's HEAD, early_read.py), every byte when scanning (the GET
+that stood in for the source's HEAD, sources.py; no upload).
 """
 
 from __future__ import annotations
