@@ -32,11 +32,12 @@ def head_range(size: int) -> str:
 
 class EarlyRead:
     """One unpinned GET in its own greenlet; `take(etag)` waits for it. Always `cancel()`
-    it afterwards: that closes whatever was not handed out."""
+    it afterwards."""
 
     def __init__(self, client: S3Client, bucket: str, key: str, byte_range: str) -> None:
-        self._greenlet = gevent.spawn(self._get, client, bucket, key, byte_range)
+        self._began = False  # the greenlet has run: the GET may be on the wire
         self._taken = False
+        self._greenlet = gevent.spawn(self._get, client, bucket, key, byte_range)
 
     @classmethod
     def start(cls, client: S3Client, bucket: str, key: str, claimed_size: int) -> EarlyRead | None:
@@ -44,8 +45,8 @@ class EarlyRead:
             return None
         return cls(client, bucket, key, head_range(claimed_size))
 
-    @staticmethod
-    def _get(client: S3Client, bucket: str, key: str, byte_range: str) -> Any:
+    def _get(self, client: S3Client, bucket: str, key: str, byte_range: str) -> Any:
+        self._began = True
         try:
             return client.get_object(Bucket=bucket, Key=key, Range=byte_range)
         except Exception:
@@ -61,11 +62,15 @@ class EarlyRead:
         self._taken = True
         return response["Body"]
 
-    def cancel(self) -> None:
-        """Stops the GET if it is still on its way, and closes what it got and `take` did
-        not hand out."""
+    def cancel(self, *, wait: bool = True) -> None:
+        """Closes whatever the GET got and `take` did not hand out. A GET already on its
+        way is waited for (a kill mid-request would leave its socket open), unless the
+        caller is itself being stopped (`wait=False`: killed, timed out)."""
         if not self._greenlet.ready():
-            self._greenlet.kill()
+            if self._began and wait:
+                self._greenlet.join()
+            else:  # never ran (nothing was sent), or no time to wait
+                self._greenlet.kill()
         response = self._greenlet.value  # a killed greenlet's is its GreenletExit
         if isinstance(response, dict) and not self._taken:
             response["Body"].close()

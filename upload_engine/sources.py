@@ -199,13 +199,14 @@ def open_s3(
         copy = bool(stored) and stored == b64_of_hex(ref.sha256) and size <= MAX_COPY_BYTES
         if early is not None and copy:  # streamed, the gate sees the bytes as they pass
             body = early.take(where.etag)
-    except BaseException:
+    except BaseException as exc:
         if body is not None:
             body.close()
-        raise
-    finally:
         if early is not None:
-            early.cancel()
+            early.cancel(wait=isinstance(exc, Exception))
+        raise
+    if early is not None:
+        early.cancel()
     if copy:
         return OpenedSource(_Nothing(), size, ref.sha256, copy_from=where, gate_body=body)
     return OpenedSource(S3ObjectReader(client, where, size, policy, body), size, ref.sha256)

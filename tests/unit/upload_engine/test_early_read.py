@@ -127,9 +127,9 @@ def test_a_missing_source_cancels_the_early_get(env: Env) -> None:
     cancels: list[EarlyRead] = []
     real_cancel = EarlyRead.cancel
 
-    def cancel(self: EarlyRead) -> None:
+    def cancel(self: EarlyRead, **kwargs: Any) -> None:
         cancels.append(self)
-        real_cancel(self)
+        real_cancel(self, **kwargs)
 
     with mock.patch.object(EarlyRead, "cancel", cancel):
         outcome = env.engine().upload(env.job({"doc": absent}))
@@ -158,3 +158,28 @@ def test_nothing_is_read_early_of_an_empty_object(env: Env) -> None:
     assert started is not None
     started.cancel()
     assert client.calls == {}  # killed before it ran
+
+
+def test_a_get_still_on_its_way_when_the_head_fails_is_waited_for_not_killed(env: Env) -> None:
+    ref = env.stage_s3("a.pdf", b"x" * (2 * HEAD_BYTES), stored_checksum=True)
+    absent = ref.model_copy(update={"uri": f"s3://{env.stage}/incoming/absent"})
+    client = env.flaky()
+    events: list[str] = []
+    inner_get = client.__getattr__("get_object")
+
+    def slow_get(**kwargs: Any) -> Any:
+        events.append("get sent")
+        gevent.sleep(0.02)  # still out when the HEAD answers 404
+        try:
+            return inner_get(**kwargs)
+        finally:
+            events.append("get answered")
+
+    client.get_object = slow_get  # type: ignore[attr-defined]
+    client.before["head_object"] = lambda _kwargs: gevent.sleep(0.001)  # the GET goes out
+    outcome = env.engine(client).upload(env.job({"doc": absent}))
+    events.append("upload returned")
+
+    assert outcome.failures["doc"].code is C.SOURCE_NOT_FOUND
+    # A kill mid-request would leave its socket open (ResourceWarning, seen in CI).
+    assert events == ["get sent", "get answered", "upload returned"]
