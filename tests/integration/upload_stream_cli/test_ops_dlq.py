@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.integration.consumer_helpers import Reader, encode, publish, request
@@ -92,15 +92,27 @@ def high_watermarks(bootstrap: str, topic: str) -> list[int]:
         consumer.close()
 
 
+# What a partition of a topic created moments ago answers while it elects its leader;
+# librdkafka does not always flag these retriable (NOT_LEADER_FOR_PARTITION was not, in CI).
+_ELECTING = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
 def _high_watermark(consumer: Consumer, partition: TopicPartition) -> int:
-    # A partition of a topic created moments ago may still be electing its leader
-    # (NOT_LEADER_FOR_PARTITION, retriable): ask again for a few seconds.
+    # Ask again for a few seconds while the partition's leader is being elected.
     deadline = time.monotonic() + 10
     while True:
         try:
             return int(offload(consumer.get_watermark_offsets, partition, 10.0)[1])
         except KafkaException as exc:
-            if not exc.args[0].retriable() or time.monotonic() > deadline:
+            error: KafkaError = exc.args[0]
+            transient = error.retriable() or error.code() in _ELECTING
+            if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
 
