@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from schemas import FileFailureCode as C
 from schemas import VerifiedBy
 from tests import samples
-from tests.unit.engine_support import Env, FlakyClient, env_fixture, moto_client  # noqa: F401
+from tests.unit.engine_support import Env, FlakyClient
 from tests.unit.scripted_clamd import scripted_clamd
 from upload_engine import early_read
 from upload_engine.content_type import HEAD_BYTES
