@@ -267,15 +267,14 @@ class Uploader:
 
             def read_head() -> bytes:
                 # A retry reads again, pinned: the early body may be what failed.
-                body = (
-                    source.take_gate_body()
-                    or self._client.get_object(
+                body = source.take_gate_body()
+                if body is None:
+                    body = self._client.get_object(
                         Bucket=where.bucket,
                         Key=where.key,
                         IfMatch=where.etag,
                         Range=head_range(source.size),
                     )["Body"]
-                )
                 try:
                     # At most the head, even from an endpoint that ignores Range.
                     head: bytes = body.read(HEAD_BYTES)
