@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.monkey
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
@@ -29,10 +30,13 @@ REQUEST_ID = re.compile(
 
 
 class HubWatch:
-    """A greenlet ticking every 10 ms; `longest` is the worst gap seen (a frozen hub)."""
+    """A greenlet ticking every 10 ms, noting every gap of `NOTED_S` or more: the hub was
+    frozen, or this thread waited for the GIL."""
+
+    NOTED_S = 0.1
 
     def __init__(self) -> None:
-        self.longest = 0.0
+        self.gaps: list[float] = []
         self._running = True
         self._greenlet = gevent.spawn(self._tick)
 
@@ -41,13 +45,37 @@ class HubWatch:
         while self._running:
             gevent.sleep(0.01)
             now = time.monotonic()
-            self.longest = max(self.longest, now - last)
+            if now - last >= self.NOTED_S:
+                self.gaps.append(now - last)
             last = now
 
-    def stop(self) -> float:
+    def stop(self) -> list[float]:
         self._running = False
         self._greenlet.join()
-        return self.longest
+        return sorted(self.gaps, reverse=True)
+
+
+def assert_hub_never_froze(gaps: list[float]) -> None:
+    """A librdkafka call made on the hub blocks it for its timeout, again and again (the
+    reply router polls 0.2 s at a time), or once for seconds (a metadata wait on a broker
+    that is down). One gap below 1 s is a pause of the whole process (garbage collection,
+    20 threads wanting the GIL on 2 shared cores: 0.26 and 0.66 s seen in CI), not that."""
+    assert not gaps or gaps[0] < 1.0, gaps
+    assert len(gaps) <= 1, gaps
+
+
+def test_the_hub_check_tells_repeated_blocking_calls_from_one_pause() -> None:
+    blocking_sleep = gevent.monkey.get_original("time", "sleep")
+    watch = HubWatch()
+    gevent.sleep(0.05)
+    for _ in range(3):  # as a 0.2 s poll called on the hub would
+        blocking_sleep(0.2)
+        gevent.sleep(0.05)
+    with pytest.raises(AssertionError):
+        assert_hub_never_froze(watch.stop())
+    assert_hub_never_froze([0.66])
+    with pytest.raises(AssertionError):
+        assert_hub_never_froze([1.2])
 
 
 @pytest.fixture
@@ -106,7 +134,7 @@ def test_20_concurrent_callers_share_one_reply_consumer(pipe: Pipeline, s3: Any)
     for thread in threads:
         thread.join(90)
 
-    assert watch.stop() < 0.25  # no librdkafka call blocked the gevent hub
+    assert_hub_never_froze(watch.stop())  # no librdkafka call blocked the gevent hub
     assert errors == []
     assert sorted(results) == list(range(20))
     for i, result in results.items():
@@ -167,7 +195,7 @@ def test_broker_down_gives_a_clear_error_in_time_and_leaves_nothing_staged(
         with pytest.raises(PublishError) as caught:
             client.submit("7", {"passport": b"a" * 1000, "selfie": b"b" * 10}, "kyc")
         elapsed = time.monotonic() - started
-        assert watch.stop() < 0.25  # waiting for the broker never froze the hub
+        assert_hub_never_froze(watch.stop())  # waiting for the broker never froze the hub
 
         assert 2.0 <= elapsed < 8.0
         assert caught.value.kafka_error == "_MSG_TIMED_OUT"
