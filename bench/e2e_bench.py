@@ -59,6 +59,7 @@ from confluent_kafka import Consumer  # noqa: E402
 from gevent.event import Event  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
+from bench import process_cpu  # noqa: E402
 from upload_stream_cli.demo_samples import pdf  # noqa: E402
 
 REQUESTS = 400
@@ -96,6 +97,7 @@ class Row:
     solo_stamps: list[dict[str, float]] = field(default_factory=list)
     cpu: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     idle_cpu: float | None = None  # a consumer's CPU seconds per second with nothing to do
+    stack_cpu: dict[str, float] = field(default_factory=dict)  # loaded: role -> CPU seconds
 
     def cells(self) -> list[str]:
         lat = sorted(self.latencies)
@@ -438,7 +440,9 @@ def run_kafka(
         before = watcher.count
         loaded = build(refs, category)
         marks = [snapshot(procs, logs)]
+        cpu_before = process_cpu.snapshot()
         seconds, latencies = closed_loop(loaded, work)
+        stack_cpu = process_cpu.by_role(cpu_before, process_cpu.snapshot())
         marks.append(snapshot(procs, logs))
         gevent.sleep(0.5)  # late duplicates (at_least_once) would show in the count
         results = watcher.count - before
@@ -483,6 +487,7 @@ def run_kafka(
         stamps(lone),
         cpu,
         sum(sum(r["cpu_s"].values()) for r in idle) / IDLE_S / consumers if idle else None,
+        stack_cpu,
     )
 
 
@@ -538,7 +543,9 @@ def run_engine(stack: Any, refs: list[dict[str, Any]], note: str) -> Row:
     category = f"bench_engine_{next(_RUN_NUMBER)}"  # its own keys: none already stored
     try:
         closed_loop(jobs(category + "_warm", refs[:WARMUP]), work)
+        cpu_before = process_cpu.snapshot()
         seconds, latencies = closed_loop(jobs(category, refs), work)
+        stack_cpu = process_cpu.by_role(cpu_before, process_cpu.snapshot())
         _, solo = closed_loop(jobs(category + "_solo", refs[:SOLO_REQUESTS]), work, clients=1)
     finally:
         engine.close()
@@ -552,6 +559,7 @@ def run_engine(stack: Any, refs: list[dict[str, Any]], note: str) -> Row:
         latencies,
         len(latencies),
         solo,
+        stack_cpu=stack_cpu,
     )
 
 
@@ -606,6 +614,46 @@ def print_table(rows: list[Row]) -> None:
             print("  " + "  ".join("-" * w for w in widths))
 
 
+STACK_ROLES = ("clients", "consumers", "broker", "s3", "clamd", "other")
+
+
+def print_stack_cpu(rows: list[Row]) -> None:
+    """Each process's CPU per file in the loaded phase, by role, and the cores busy: on
+    shared cores, what the Kafka path spends beside the engine's work is what its rows
+    lose. `clients` is this process: the engine itself in the engine rows, the
+    publisher, the reader and the client greenlets in the Kafka rows."""
+    roles = [r for r in STACK_ROLES if any(row.stack_cpu.get(r) for row in rows)]
+    if not roles:
+        return
+    print("\n  CPU per file in the loaded phase, by process (ms/file), and cores busy:")
+    head = ["row", *roles, "total", "cores busy"]
+    table = [head]
+    for row in rows:
+        if not row.stack_cpu:
+            continue
+        per_file = {r: row.stack_cpu.get(r, 0.0) * 1000 / row.files for r in roles}
+        total = sum(row.stack_cpu.values())
+        table.append(
+            [
+                f"{row.consumers} x {row.guarantee} {row.note}",
+                *(f"{per_file[r]:.2f}" for r in roles),
+                f"{total * 1000 / row.files:.2f}",
+                f"{total / row.seconds:.2f}",
+            ]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print(
+            "    "
+            + "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if i == 0:
+            print("    " + "  ".join("-" * w for w in widths))
+
+
 GATE_MODES = ("gate off", "type check", "clamd scan")
 
 
@@ -648,6 +696,10 @@ def pooled(first: Row, second: Row, note: str) -> Row:
         first.files + second.files, first.seconds + second.seconds,
         first.latencies + second.latencies, first.results + second.results,
         first.solo + second.solo, cpu=cpu,
+        stack_cpu={
+            role: first.stack_cpu.get(role, 0.0) + second.stack_cpu.get(role, 0.0)
+            for role in {**first.stack_cpu, **second.stack_cpu}
+        },
     )  # fmt: skip
 
 
@@ -719,6 +771,7 @@ def main() -> None:
                     f" p99 {(percentile(sorted(row.latencies), 99) / base_p99 - 1) * 100:+.1f} %"
                     " vs gate off"
                 )
+            print_stack_cpu(rows)
             for row in rows:  # what the gate costs the consumer, apart from S3's side
                 print(f"\n  {row.note}:")
                 print_cpu(row.cpu)
@@ -733,6 +786,7 @@ def main() -> None:
     base = pooled(first, last, "in-process, first and last")
     print()
     print_table([first, last, base, *kafka])
+    print_stack_cpu([first, last, *kafka])
     for row in kafka:
         print_timeline(row)
     base_p50 = percentile(sorted(base.latencies), 50)
