@@ -10,14 +10,15 @@ on the same staged files (same W, same max_workers): what the Kafka path adds on
 result must be `succeeded` (a failure is fast, and would flatter a row); the consumers keep
 the staged blobs, which every run shares.
 
-The engine row stays in this process rather than one of its own: while it runs, this
-process holds only the engine and the W client greenlets (the publisher and the reader
-exist only during the Kafka rows; the broker and moto are processes of their own), which is
-what a consumer process holds too, its engine and its loop. A subprocess would need the
-clients beside it, so it would be this same process again, started differently. It runs
-first and again last, and the Kafka rows are compared with the two pooled, so that the
-machine's drift over the run weighs on the baseline as on the rows between (first and last
-differed by 1-13 %, in either direction, in five runs on a quiet machine).
+Each Kafka row carries its own baseline, interleaved with it (bench/e2e_pairing.py): its
+loaded requests go in PHASES parts, each followed or preceded by as many engine jobs (K E E
+K ...), and each lone request is paired with one engine job. Rows and engine runs made
+minutes apart differed here by more than the ratios to be measured. The engine runs in
+this process rather than one of its own: while it runs, this process holds the engine and
+the W client greenlets (the publisher and the reader only wait), which is what a consumer
+process holds too, its engine and its loop; a subprocess would need the clients beside it,
+so it would be this same process again, started differently. A run in a subprocess of its
+own (same W) measured within the spread of the in-process runs.
 
 `python -m bench.e2e_bench --gate` runs instead 1 consumer (exactly_once) three times on the
 same staged files: content gate off, type check only, and clamd scanning (a clamd started
@@ -32,7 +33,9 @@ of its result (the bench's topics use it), the consumer's stamps in the result's
 `timeline` header (UPLOAD_STREAM_TIMELINE=1), the result's started_at/finished_at, and
 this process's publish call and the moment the reader saw the result. The consumers'
 CPU per file by category comes from their `timeline` reports, taken by SIGUSR1 before and
-after each phase; the idle line is the same over IDLE_S with nothing to do.
+after each phase (the 1-by-1 one includes the consumers idling through the engine's lone
+jobs, ~1 % of it); the idle line is the same over IDLE_S with nothing to do. Every
+process's CPU per file (clients, consumers, broker, S3) comes from /proc (process_cpu.py).
 """
 
 from gevent import monkey
@@ -45,6 +48,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -59,7 +63,7 @@ from confluent_kafka import Consumer  # noqa: E402
 from gevent.event import Event  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
-from bench import process_cpu  # noqa: E402
+from bench.e2e_pairing import EngineSide, Interleaved, Side  # noqa: E402
 from upload_stream_cli.demo_samples import pdf  # noqa: E402
 
 REQUESTS = 400
@@ -98,6 +102,7 @@ class Row:
     cpu: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     idle_cpu: float | None = None  # a consumer's CPU seconds per second with nothing to do
     stack_cpu: dict[str, float] = field(default_factory=dict)  # loaded: role -> CPU seconds
+    engine: Side | None = None  # the engine's side, interleaved with this row (e2e_pairing)
 
     def cells(self) -> list[str]:
         lat = sorted(self.latencies)
@@ -268,10 +273,21 @@ def phase(after: list[dict[str, Any]] | None, before: list[dict[str, Any]] | Non
     return [_minus(a, b) for a, b in zip(after, before, strict=True)]
 
 
-def _minus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = {k: a[k] - b[k] for k in ("requests", "files", "checkpoints", "checkpoint_s")}
-    out["checkpoint_records"] = a["checkpoint_records"] - b["checkpoint_records"]
-    out["cpu_s"] = {c: a["cpu_s"][c] - b["cpu_s"][c] for c in a["cpu_s"]}
+def phase_total(phases: list[Any]) -> Any:
+    """Several phases' per-consumer reports added up; None if any is missing."""
+    if not phases or any(p is None for p in phases):
+        return None
+    total = phases[0]
+    for more in phases[1:]:
+        total = [_minus(a, b, sign=-1) for a, b in zip(total, more, strict=True)]
+    return total
+
+
+def _minus(a: dict[str, Any], b: dict[str, Any], sign: int = 1) -> dict[str, Any]:
+    """a - b (`sign` -1: a + b), field by field."""
+    keys = ("requests", "files", "checkpoints", "checkpoint_s", "checkpoint_records")
+    out: dict[str, Any] = {k: a[k] - sign * b[k] for k in keys}
+    out["cpu_s"] = {c: a["cpu_s"][c] - sign * b["cpu_s"][c] for c in a["cpu_s"]}
     return out
 
 
@@ -289,7 +305,9 @@ class ResultWatcher:
                 "isolation.level": "read_committed",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,
+                # A waiting fetch ends when a record arrives (bench.fetch_wait_probe); 10 ms
+                # kept the broker busy with empty fetches through the engine phases too.
+                "fetch.wait.max.ms": 100,
             }
         )
         self.consumer.subscribe([topic])
@@ -368,7 +386,10 @@ def run_kafka(
     guarantee: str,
     extra: dict[str, str],
     label: str | None = None,
+    *,
+    paired: bool = True,
 ) -> Row:
+    """One Kafka row; `paired`: with its own engine baseline, interleaved (e2e_pairing)."""
     from producer_lib.publisher import RequestPublisher
     from upload_stream_cli.devstack.kafka import create_topics
     from upload_stream_cli.devstack.process import launch, stop_process, tail
@@ -404,6 +425,7 @@ def run_kafka(
     }
     logs = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
     procs = []
+    baseline: EngineSide | None = None
     watcher = ResultWatcher(stack.bootstrap_servers, topics["results"])
     publisher = RequestPublisher(
         {"bootstrap.servers": stack.bootstrap_servers}, topic=topics["requests"]
@@ -434,34 +456,41 @@ def run_kafka(
                 raise RuntimeError(f"request {request.request_id}: {status}")
             return watcher.seen[request.request_id] - started
 
-        category = f"bench_{tag.rsplit('-', maxsplit=1)[0]}"
-        warm = build(refs[:WARMUP], category + "_warm")
-        closed_loop(warm, work)  # connections, partition leaders, transactions warmed up
+        short = tag.rsplit("-", maxsplit=1)[0]
+        category = f"bench_{short}"
+        if paired:
+            baseline = EngineSide(refs, f"bench_engine_{short}", MAX_WORKERS)
+        sides = Interleaved(baseline, FILES_PER_REQUEST)
+        closed_loop(build(refs[:WARMUP], category + "_warm"), work)  # connections, leaders, txns
+        if baseline is not None:
+            closed_loop(baseline.jobs("warm", WARMUP), baseline.work)
         before = watcher.count
         loaded = build(refs, category)
-        marks = [snapshot(procs, logs)]
-        cpu_before = process_cpu.snapshot()
-        seconds, latencies = closed_loop(loaded, work)
-        stack_cpu = process_cpu.by_role(cpu_before, process_cpu.snapshot())
-        marks.append(snapshot(procs, logs))
+        loaded_cpu: list[Any] = []
+
+        def watch(run: Any) -> None:  # the consumers' CPU reports around a Kafka phase
+            mark = snapshot(procs, logs)
+            run()
+            loaded_cpu.append(phase(snapshot(procs, logs), mark))
+
+        sides.loaded(loaded, work, closed_loop, watch)
         gevent.sleep(0.5)  # late duplicates (at_least_once) would show in the count
         results = watcher.count - before
         lone = build(refs[:SOLO_REQUESTS], category + "_solo")
-        marks.append(snapshot(procs, logs))
-        _, solo = closed_loop(lone, work, clients=1)
-        marks.append(snapshot(procs, logs))
+        mark = snapshot(procs, logs)
+        sides.lone(lone, work)
+        after_solo = snapshot(procs, logs)
+        solo_cpu = phase(after_solo, mark)
         gevent.sleep(IDLE_S)
-        marks.append(snapshot(procs, logs))
-        idle = phase(marks[4], marks[3])
+        idle = phase(snapshot(procs, logs), after_solo)
         cpu = {
             name: diff
-            for name, diff in (
-                ("loaded", phase(marks[1], marks[0])),
-                ("1-by-1", phase(marks[3], marks[2])),
-            )
+            for name, diff in (("loaded", phase_total(loaded_cpu)), ("1-by-1", solo_cpu))
             if diff is not None
         }
     finally:
+        if baseline is not None:
+            baseline.close()
         publisher.close()
         watcher.close()
         for proc in procs:
@@ -478,16 +507,17 @@ def run_kafka(
         str(consumers),
         guarantee,
         note,
-        len(refs) * FILES_PER_REQUEST,
-        seconds,
-        latencies,
+        sides.kafka.files,
+        sides.kafka.seconds,
+        sides.kafka.latencies,
         results,
-        solo,
+        sides.kafka.solo,
         stamps(loaded),
         stamps(lone),
         cpu,
         sum(sum(r["cpu_s"].values()) for r in idle) / IDLE_S / consumers if idle else None,
-        stack_cpu,
+        sides.kafka.stack_cpu,
+        sides.engine if paired else None,
     )
 
 
@@ -509,58 +539,36 @@ def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:
     gevent.sleep(1.0)  # let a second member's rebalance settle
 
 
-def run_engine(stack: Any, refs: list[dict[str, Any]], note: str) -> Row:
-    from upload_engine import UploadEngine, UploadJob
-    from upload_engine.settings import EngineSettings
-    from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
-
-    settings = EngineSettings(
-        default_bucket=DOCUMENTS_BUCKET,
-        staging_allowlist=[f"s3://{STAGING_BUCKET}/{STAGING_PREFIX}"],
-    )
-    engine = UploadEngine(settings)
-
-    def jobs(category: str, part: list[dict[str, Any]]) -> list[Any]:
-        return [
-            UploadJob(
-                request_id=f"e-{category}-{i}",
-                user_id=f"u{i % 64}",
-                file_category=category,
-                bucket=DOCUMENTS_BUCKET,
-                files=files,
-                max_workers=MAX_WORKERS,
-            )
-            for i, files in enumerate(part)
-        ]
-
-    def work(job: Any) -> float:
-        started = time.perf_counter()
-        outcome = engine.upload(job)
-        if outcome.failures:
-            raise RuntimeError(f"engine failures: {sorted(outcome.failures)}")
-        return time.perf_counter() - started
-
-    category = f"bench_engine_{next(_RUN_NUMBER)}"  # its own keys: none already stored
-    try:
-        closed_loop(jobs(category + "_warm", refs[:WARMUP]), work)
-        cpu_before = process_cpu.snapshot()
-        seconds, latencies = closed_loop(jobs(category, refs), work)
-        stack_cpu = process_cpu.by_role(cpu_before, process_cpu.snapshot())
-        _, solo = closed_loop(jobs(category + "_solo", refs[:SOLO_REQUESTS]), work, clients=1)
-    finally:
-        engine.close()
+def baseline_row(row: Row) -> Row:
+    """A row's engine side as a row of its own, for the tables."""
+    side = row.engine or Side()
     return Row(
-        "engine.upload",
-        "-",
-        "-",
-        note,
-        len(refs) * FILES_PER_REQUEST,
-        seconds,
-        latencies,
-        len(latencies),
-        solo,
-        stack_cpu=stack_cpu,
+        "engine.upload", "-", "-", "paired with the row above", side.files, side.seconds,
+        side.latencies, len(side.latencies), side.solo, stack_cpu=side.stack_cpu,
+    )  # fmt: skip
+
+
+def print_against_baseline(rows: list[Row]) -> None:
+    """Each row against its own engine side: files/s, loaded p50, and a lone request's
+    p50 and the median of its paired differences (each lone request minus the engine job
+    run next to it)."""
+    print(
+        "\nKafka path vs engine.upload in this process, each row against the engine phases"
+        "\ninterleaved with it (bench/e2e_pairing.py):"
     )
+    for row in rows:
+        side = row.engine
+        if side is None or not side.seconds or not side.solo:
+            continue
+        ratio = (row.files / row.seconds) / (side.files / side.seconds)
+        loaded = percentile(sorted(row.latencies), 50) - percentile(sorted(side.latencies), 50)
+        lone = percentile(sorted(row.solo), 50) - percentile(sorted(side.solo), 50)
+        paired = statistics.median(k - e for k, e in zip(row.solo, side.solo, strict=True))
+        print(
+            f"  {row.consumers} x {row.guarantee:<13} {row.note:<30} files/s x{ratio:.2f}; "
+            f"loaded p50 {loaded * 1000:+,.0f} ms; 1-by-1 p50 {lone * 1000:+,.1f} ms "
+            f"(paired median {paired * 1000:+,.1f} ms)"
+        )
 
 
 @contextmanager
@@ -678,7 +686,9 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
         runs: dict[str, list[Row]] = {mode: [] for mode in GATE_MODES}
         for n, mode in enumerate([*GATE_MODES, *reversed(GATE_MODES)]):
             label = f"{mode} {n // len(GATE_MODES) + 1}"
-            runs[mode].append(run_kafka(stack, refs, 1, "exactly_once", env[mode], label=label))
+            runs[mode].append(
+                run_kafka(stack, refs, 1, "exactly_once", env[mode], label=label, paired=False)
+            )
             print(f"  ... {label} done", flush=True)
     for mode in GATE_MODES:
         rows.append(pooled(*runs[mode], note=mode))
@@ -777,36 +787,16 @@ def main() -> None:
                 print_cpu(row.cpu)
             print(f"\n(total {time.monotonic() - started:.0f} s)")
             return
-        first = run_engine(stack, refs, "in-process, first")
         kafka = []
         for consumers, guarantee, extra in RUNS:
             kafka.append(run_kafka(stack, refs, consumers, guarantee, extra))
             print(f"  ... {consumers} x {guarantee} done", flush=True)
-        last = run_engine(stack, refs, "in-process, last")
-    base = pooled(first, last, "in-process, first and last")
     print()
-    print_table([first, last, base, *kafka])
-    print_stack_cpu([first, last, *kafka])
+    print_table([r for row in kafka for r in (row, baseline_row(row))])
+    print_stack_cpu([r for row in kafka for r in (row, baseline_row(row))])
     for row in kafka:
         print_timeline(row)
-    base_p50 = percentile(sorted(base.latencies), 50)
-    base_solo = percentile(sorted(base.solo), 50)
-    print(
-        "\nKafka path vs engine.upload in-process on the same files. The 1-by-1 p50 is the"
-        "\nlatency the Kafka path adds; under load the engine row runs in this one process"
-        "\n(one GIL, shared with the reader) while consumers are separate processes, so the"
-        "\nloaded columns compare CPU placement as much as overhead. Baseline: the engine's"
-        "\nfirst and last runs pooled:"
-    )
-    for row in kafka:
-        p50 = percentile(sorted(row.latencies), 50)
-        solo = percentile(sorted(row.solo), 50)
-        ratio = (row.files / row.seconds) / (base.files / base.seconds)
-        print(
-            f"  {row.consumers} x {row.guarantee:<13} {row.note:<22} 1-by-1 p50 "
-            f"{(solo - base_solo) * 1000:+,.0f} ms; loaded p50 {(p50 - base_p50) * 1000:+,.0f} "
-            f"ms, files/s x{ratio:.2f}"
-        )
+    print_against_baseline(kafka)
     print(f"\n(total {time.monotonic() - started:.0f} s)")
 
 
