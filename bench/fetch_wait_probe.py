@@ -9,30 +9,19 @@ prints, per wait and per kind of producer, the time from `produce` to the record
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from bench.local_kafka import kafka
 
 WAITS_MS = (20, 100, 500)
 SAMPLES = 30
 PARTITIONS = 3
-
-
-@contextmanager
-def kafka() -> Iterator[str]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        return
-    from upload_stream_cli.devstack.kafka import KafkaBroker
-
-    with KafkaBroker() as broker:
-        yield broker.bootstrap_servers
 
 
 def new_topic(bootstrap: str) -> str:

@@ -27,6 +27,8 @@ from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bench.local_kafka import kafka  # noqa: E402
+
 BIG = 1024**3
 REQUESTS = 1000
 GREENLETS = 50
@@ -150,17 +152,6 @@ def publish_throughput(bootstrap: str, topic: str) -> dict[str, float]:
     )
     publisher.close()
     return rates
-
-
-@contextmanager
-def kafka() -> Iterator[str]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        return
-    from upload_stream_cli.devstack.kafka import KafkaBroker
-
-    with KafkaBroker() as broker:
-        yield broker.bootstrap_servers
 
 
 def main() -> None:

@@ -18,34 +18,22 @@ trips; librdkafka does not speak it yet.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from bench.local_kafka import kafka
+
 PARTITIONS = 4
 WARMUP = 5
 RESULT = b"r" * 600  # about a result's size
 REQUEST = b"q" * 300
-
-
-@contextmanager
-def kafka() -> Iterator[str]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        return
-    from upload_stream_cli.devstack.kafka import KafkaBroker
-
-    with KafkaBroker() as broker:
-        yield broker.bootstrap_servers
 
 
 def new_topics(bootstrap: str, count: int) -> list[str]:
