@@ -75,7 +75,7 @@ IDLE_S = 3.0  # after the runs: what an idle consumer costs
 IN_FLIGHT = 16  # closed-loop clients, one request outstanding each
 MAX_WORKERS = 4  # a request's files in flight at once
 PARTITIONS = 4
-RUNS = (
+RUNS: tuple[tuple[int, str, dict[str, str]], ...] = (
     (1, "exactly_once", {}),
     (2, "exactly_once", {}),
     (1, "at_least_once", {}),
@@ -198,17 +198,7 @@ def print_timeline(row: Row) -> None:
         table.append(
             [label, *stage_cells(row.solo_stamps, start, end), *stage_cells(row.stamps, start, end)]
         )
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    for i, r in enumerate(table):
-        print(
-            "    "
-            + "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-        )
-        if i == 0:
-            print("    " + "  ".join("-" * w for w in widths))
+    print_aligned(table, left=1, indent="    ")
     print_cpu(row.cpu)
     if row.idle_cpu is not None:
         print(f"    idle consumer: {row.idle_cpu * 100:.1f} % of a core")
@@ -608,18 +598,20 @@ def print_table(rows: list[Row]) -> None:
         "1-by-1 p99",
         "results",
     ]
-    table = [head, *(row.cells() for row in rows)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    print_aligned([head, *(row.cells() for row in rows)], left=4, indent="  ")
+
+
+def print_aligned(table: list[list[str]], *, left: int, indent: str) -> None:
+    """A header row, a rule, then the rows: the first `left` columns flush left."""
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for i, r in enumerate(table):
-        print(
-            "  "
-            + "  ".join(
-                c.ljust(w) if j < 4 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
+        cells = (
+            c.ljust(w) if j < left else c.rjust(w)
+            for j, (c, w) in enumerate(zip(r, widths, strict=True))
         )
+        print(indent + "  ".join(cells))
         if i == 0:
-            print("  " + "  ".join("-" * w for w in widths))
+            print(indent + "  ".join("-" * w for w in widths))
 
 
 STACK_ROLES = ("clients", "consumers", "broker", "s3", "clamd", "other")
@@ -649,17 +641,7 @@ def print_stack_cpu(rows: list[Row]) -> None:
                 f"{total / row.seconds:.2f}",
             ]
         )
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    for i, r in enumerate(table):
-        print(
-            "    "
-            + "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-        )
-        if i == 0:
-            print("    " + "  ".join("-" * w for w in widths))
+    print_aligned(table, left=1, indent="    ")
 
 
 GATE_MODES = ("gate off", "type check", "clamd scan")
@@ -691,7 +673,8 @@ def gate_rows(stack: Any, refs: list[dict[str, Any]]) -> list[Row]:
             )
             print(f"  ... {label} done", flush=True)
     for mode in GATE_MODES:
-        rows.append(pooled(*runs[mode], note=mode))
+        first, second = runs[mode]
+        rows.append(pooled(first, second, note=mode))
     return rows
 
 
