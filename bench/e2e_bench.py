@@ -260,7 +260,7 @@ def snapshot(procs: list[Any], logs: Path) -> list[dict[str, Any]] | None:
 def phase(after: list[dict[str, Any]] | None, before: list[dict[str, Any]] | None) -> Any:
     if after is None or before is None:
         return None
-    return [_minus(a, b) for a, b in zip(after, before, strict=True)]
+    return [_combine(a, b, sign=-1) for a, b in zip(after, before, strict=True)]
 
 
 def phase_total(phases: list[Any]) -> Any:
@@ -269,15 +269,15 @@ def phase_total(phases: list[Any]) -> Any:
         return None
     total = phases[0]
     for more in phases[1:]:
-        total = [_minus(a, b, sign=-1) for a, b in zip(total, more, strict=True)]
+        total = [_combine(a, b, sign=1) for a, b in zip(total, more, strict=True)]
     return total
 
 
-def _minus(a: dict[str, Any], b: dict[str, Any], sign: int = 1) -> dict[str, Any]:
-    """a - b (`sign` -1: a + b), field by field."""
+def _combine(a: dict[str, Any], b: dict[str, Any], *, sign: int) -> dict[str, Any]:
+    """Two `timeline` reports field by field: a + b (`sign` 1) or a - b (`sign` -1)."""
     keys = ("requests", "files", "checkpoints", "checkpoint_s", "checkpoint_records")
-    out: dict[str, Any] = {k: a[k] - sign * b[k] for k in keys}
-    out["cpu_s"] = {c: a["cpu_s"][c] - sign * b["cpu_s"][c] for c in a["cpu_s"]}
+    out: dict[str, Any] = {k: a[k] + sign * b[k] for k in keys}
+    out["cpu_s"] = {c: a["cpu_s"][c] + sign * b["cpu_s"][c] for c in a["cpu_s"]}
     return out
 
 
@@ -449,7 +449,7 @@ def run_kafka(
         short = tag.rsplit("-", maxsplit=1)[0]
         category = f"bench_{short}"
         if paired:
-            baseline = EngineSide(refs, f"bench_engine_{short}", MAX_WORKERS)
+            baseline = EngineSide(refs, f"bench_engine_{short}", MAX_WORKERS, STAGING_PREFIX)
         sides = Interleaved(baseline, FILES_PER_REQUEST)
         closed_loop(build(refs[:WARMUP], category + "_warm"), work)  # connections, leaders, txns
         if baseline is not None:

@@ -47,7 +47,9 @@ class Side:
 class EngineSide:
     """`UploadEngine.upload` in this process, on the staged files the row also publishes."""
 
-    def __init__(self, refs: list[dict[str, Any]], category: str, max_workers: int) -> None:
+    def __init__(
+        self, refs: list[dict[str, Any]], category: str, max_workers: int, staging_prefix: str
+    ) -> None:
         from upload_engine import UploadEngine
         from upload_engine.settings import EngineSettings
         from upload_stream_cli.devstack.stack import DOCUMENTS_BUCKET, STAGING_BUCKET
@@ -59,7 +61,7 @@ class EngineSide:
         self._engine = UploadEngine(
             EngineSettings(
                 default_bucket=DOCUMENTS_BUCKET,
-                staging_allowlist=[f"s3://{STAGING_BUCKET}/bench-e2e/"],
+                staging_allowlist=[f"s3://{STAGING_BUCKET}/{staging_prefix}"],
             )
         )
 
