@@ -508,7 +508,7 @@ def run_kafka(
         cpu,
         sum(sum(r["cpu_s"].values()) for r in idle) / IDLE_S / consumers if idle else None,
         sides.kafka.stack_cpu,
-        sides.engine if paired else None,
+        sides.engine if sides.baseline is not None else None,
     )
 
 

@@ -10,10 +10,11 @@ offsets sent before the produce, alternating with the consumer's order sample by
 librdkafka (transactions v1) sends AddPartitionsToTxn for the produce and AddOffsetsToTxn +
 TxnOffsetCommit for the offsets; in the consumer's order they overlap.
 
-This is the floor a lone exactly-once request pays over an at-least-once one, whatever the
-consumer does: with v1 the coordinator needs those round trips, then EndTxn and the
-markers. Transactions v2 (KIP-890) drop the AddPartitionsToTxn and AddOffsetsToTxn round
-trips; librdkafka does not speak it yet.
+It measures, on a warmed broker (`warm_transactions` runs first), what the wire costs a
+lone exactly-once request over an at-least-once one before the consumer adds anything:
+with v1 the coordinator needs those round trips, then EndTxn and the markers.
+Transactions v2 (KIP-890) drop the AddPartitionsToTxn and AddOffsetsToTxn round trips;
+librdkafka does not speak it yet.
 """
 
 from __future__ import annotations
