@@ -42,6 +42,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -55,6 +56,7 @@ import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import ExitStack, contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -64,6 +66,7 @@ from gevent.event import Event  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
 from bench.e2e_pairing import EngineSide, Interleaved, Side  # noqa: E402
+from bench.e2e_rows import DEFAULT_ROWS, FORMAT, RowSpec, parse_row  # noqa: E402
 from bench.txn_probe import WARM_TRANSACTIONS, warm_transactions  # noqa: E402
 from upload_stream_cli.demo_samples import pdf  # noqa: E402
 
@@ -76,13 +79,6 @@ IDLE_S = 3.0  # after the runs: what an idle consumer costs
 IN_FLIGHT = 16  # closed-loop clients, one request outstanding each
 MAX_WORKERS = 4  # a request's files in flight at once
 PARTITIONS = 4
-RUNS: tuple[tuple[int, str, dict[str, str]], ...] = (
-    (1, "exactly_once", {}),
-    (2, "exactly_once", {}),
-    (1, "at_least_once", {}),
-    (2, "at_least_once", {}),
-    (1, "exactly_once", {"UPLOAD_STREAM_CHECKPOINT_INTERVAL_S": "0.1"}),  # the trade: see README
-)
 STAGING_PREFIX = "bench-e2e/"
 _RUN_NUMBER = itertools.count(1)  # topics and group of each run are its own
 
@@ -379,8 +375,10 @@ def run_kafka(
     label: str | None = None,
     *,
     paired: bool = True,
+    in_flight: int = IN_FLIGHT,
 ) -> Row:
-    """One Kafka row; `paired`: with its own engine baseline, interleaved (e2e_pairing)."""
+    """One Kafka row; `paired`: with its own engine baseline, interleaved (e2e_pairing);
+    `in_flight`: closed-loop clients of the loaded phases, on both sides."""
     from producer_lib.publisher import RequestPublisher
     from upload_stream_cli.devstack.kafka import create_topics
     from upload_stream_cli.devstack.process import launch, stop_process, tail
@@ -452,9 +450,10 @@ def run_kafka(
         if paired:
             baseline = EngineSide(refs, f"bench_engine_{short}", MAX_WORKERS, STAGING_PREFIX)
         sides = Interleaved(baseline, FILES_PER_REQUEST)
-        closed_loop(build(refs[:WARMUP], category + "_warm"), work)  # connections, leaders, txns
+        loop = partial(closed_loop, clients=in_flight)
+        loop(build(refs[:WARMUP], category + "_warm"), work)  # connections, leaders, txns
         if baseline is not None:
-            closed_loop(baseline.jobs("warm", WARMUP), baseline.work)
+            loop(baseline.jobs("warm", WARMUP), baseline.work)
         before = watcher.count
         loaded = build(refs, category)
         loaded_cpu: list[Any] = []
@@ -464,7 +463,7 @@ def run_kafka(
             run()
             loaded_cpu.append(phase(snapshot(procs, logs), mark))
 
-        sides.loaded(loaded, work, closed_loop, watch)
+        sides.loaded(loaded, work, loop, watch)
         gevent.sleep(0.5)  # late duplicates (at_least_once) would show in the count
         results = watcher.count - before
         lone = build(refs[:SOLO_REQUESTS], category + "_solo")
@@ -697,9 +696,20 @@ def pooled(first: Row, second: Row, note: str) -> Row:
     )  # fmt: skip
 
 
-def main() -> None:
-    import argparse
+def _row_argument(text: str) -> RowSpec:
+    try:
+        return parse_row(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 1")
+    return int(text)
+
+
+def main() -> None:
     from producer_lib.s3_staging import S3Stager
     from upload_engine.offload import offload
     from upload_stream_cli.devstack.s3 import s3_client
@@ -715,6 +725,22 @@ def main() -> None:
         help="seconds injected before each S3 request (bench/latency_s3.py); default none",
     )
     parser.add_argument(
+        "--rows",
+        nargs="+",
+        type=_row_argument,
+        default=DEFAULT_ROWS,
+        metavar="ROW",
+        help=f"rows to run, in order, each {FORMAT} (bench/e2e_rows.py); default: "
+        + " ".join(row.text for row in DEFAULT_ROWS),
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=_positive_int,
+        default=IN_FLIGHT,
+        metavar="N",
+        help=f"closed-loop clients of the loaded phases (default {IN_FLIGHT})",
+    )
+    parser.add_argument(
         "--gate", action="store_true", help="content gate off / type check / clamd scan"
     )
     args = parser.parse_args()
@@ -723,7 +749,7 @@ def main() -> None:
     print(
         f"{REQUESTS} requests x {FILES_PER_REQUEST} files "
         f"({', '.join(f'{s // 1024} KiB' for s in SIZES[:FILES_PER_REQUEST])}; "
-        f"mean {mean_kib:.2f} KiB), {IN_FLIGHT} requests in flight (closed loop), "
+        f"mean {mean_kib:.2f} KiB), {args.in_flight} requests in flight (closed loop), "
         f"max_workers {MAX_WORKERS}, {PARTITIONS} partitions"
     )
     print(
@@ -775,9 +801,12 @@ def main() -> None:
             print(f"\n(total {time.monotonic() - started:.0f} s)")
             return
         kafka = []
-        for consumers, guarantee, extra in RUNS:
-            kafka.append(run_kafka(stack, refs, consumers, guarantee, extra))
-            print(f"  ... {consumers} x {guarantee} done", flush=True)
+        for spec in args.rows:
+            row = run_kafka(
+                stack, refs, spec.consumers, spec.guarantee, spec.env, in_flight=args.in_flight
+            )
+            kafka.append(row)
+            print(f"  ... {spec.text} done", flush=True)
     print()
     print_table([r for row in kafka for r in (row, baseline_row(row))])
     print_stack_cpu([r for row in kafka for r in (row, baseline_row(row))])
