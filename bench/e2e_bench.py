@@ -66,7 +66,7 @@ from gevent.event import Event  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
 from bench.e2e_pairing import EngineSide, Interleaved, Side  # noqa: E402
-from bench.e2e_rows import DEFAULT_ROWS, FORMAT, RowSpec, parse_row  # noqa: E402
+from bench.e2e_rows import DEFAULT_ROWS, FORMAT, RowSpec, parse_row, setting_name  # noqa: E402
 from bench.txn_probe import WARM_TRANSACTIONS, warm_transactions  # noqa: E402
 from upload_stream_cli.demo_samples import pdf  # noqa: E402
 
@@ -515,7 +515,7 @@ def describe(extra: dict[str, str]) -> str:
     """`UPLOAD_STREAM_CHECKPOINT_INTERVAL_S=0.1` -> `checkpoint_interval_s 0.1`."""
     if not extra:
         return "defaults"
-    return ", ".join(f"{k.removeprefix('UPLOAD_STREAM_').lower()} {v}" for k, v in extra.items())
+    return ", ".join(f"{setting_name(k)} {v}" for k, v in extra.items())
 
 
 def wait_assigned(procs: list[Any], logs: Path, tail: Any) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consumer.settings import ConsumerSettings, ProcessingGuarantee
+from upload_stream_cli.settings_table import variable
 
 FORMAT = "CONSUMERS:GUARANTEE[:NAME=VALUE,...]"
-_PREFIX = "UPLOAD_STREAM_"
+_PREFIX = variable(ConsumerSettings, "")  # UPLOAD_STREAM_
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class RowSpec:
     @property
     def text(self) -> str:
         """The row as `--rows` takes it (parse_row's inverse)."""
-        settings = ",".join(f"{_name(variable)}={value}" for variable, value in self.env.items())
+        settings = ",".join(f"{setting_name(name)}={value}" for name, value in self.env.items())
         return f"{self.consumers}:{self.guarantee}" + (f":{settings}" if settings else "")
 
 
@@ -56,11 +57,11 @@ def parse_row(text: str) -> RowSpec:
         name, equals, value = item.partition("=")
         if not equals or not value:
             raise ValueError(f"{text!r}: {item!r} is not NAME=VALUE ({FORMAT})")
-        env[_variable(text, name)] = value
+        env[_env_variable(text, name)] = value
     return RowSpec(int(consumers), guarantee, env)
 
 
-def _variable(text: str, name: str) -> str:
+def _env_variable(text: str, name: str) -> str:
     if name.startswith("KAFKA_"):
         return name
     if name == "processing_guarantee":
@@ -70,8 +71,11 @@ def _variable(text: str, name: str) -> str:
             f"{text!r}: {name!r} is neither a consumer setting (ConsumerSettings, e.g. "
             "checkpoint_interval_s) nor a KAFKA_* variable"
         )
-    return f"{_PREFIX}{name.upper()}"
+    return variable(ConsumerSettings, name)
 
 
-def _name(variable: str) -> str:
-    return variable.removeprefix(_PREFIX).lower() if variable.startswith(_PREFIX) else variable
+def setting_name(env_variable: str) -> str:
+    """`UPLOAD_STREAM_CHECKPOINT_INTERVAL_S` -> `checkpoint_interval_s`; `KAFKA_*` as it is."""
+    if env_variable.startswith(_PREFIX):
+        return env_variable.removeprefix(_PREFIX).lower()
+    return env_variable
